@@ -1,0 +1,37 @@
+"""`python -m lab up|down|status|env`: the mspctl lab (real NetBox on loopback)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lab import nbserver as netbox
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lab", description=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p_up = sub.add_parser("up", help="start PostgreSQL, Redis and NetBox; load a data set (idempotent)")
+    p_up.add_argument("--dataset", choices=sorted(netbox.SEEDS), default="demo",
+                      help="demo: 3 demo clients; bench: demo plus 5,000 devices across 50 clients")
+    p_up.add_argument("--workers", type=int, default=3, help="gunicorn workers (default 3)")
+    p_down = sub.add_parser("down", help="stop NetBox (PostgreSQL and Redis stay up for reuse)")
+    p_down.add_argument("--dataset", choices=sorted(netbox.SEEDS), default=None, help="default: every data set")
+    sub.add_parser("status", help="print the lab's state; exit 1 when NetBox is not running")
+    p_env = sub.add_parser("env", help="print NETBOX_API/NETBOX_TOKEN exports for a data set's NetBox")
+    p_env.add_argument("--dataset", choices=sorted(netbox.SEEDS), default="demo")
+    args = parser.parse_args(argv)
+    if args.cmd == "up":
+        netbox.up(args.dataset, args.workers)
+        return 0
+    if args.cmd == "down":
+        netbox.down(args.dataset)
+        return 0
+    if args.cmd == "env":
+        print(netbox.write_env_file(netbox.load_state(), args.dataset).read_text(), end="")
+        return 0
+    return netbox.status()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

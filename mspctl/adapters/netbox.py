@@ -1,0 +1,245 @@
+"""NetBox adapter: the only module that talks to NetBox (through pynetbox and its HTTP session).
+
+Bulk reads ask only for the fields mspctl uses (``fields=``, which also leaves out the costly
+config context) and fetch pages in parallel (MAX_PAGE_SIZE is 1,000 here). Single records
+(``inventory show``) go through pynetbox's endpoints with the merged config context.
+Every failure becomes an `MspctlError`; the token never appears in a message.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from mspctl.errors import (
+    ConfigError,
+    InvalidFilterError,
+    NetBoxAuthError,
+    NetBoxError,
+    NetBoxPermissionError,
+    NetBoxUnreachableError,
+    UnknownDeviceError,
+)
+from mspctl.model import Asset, AssetKind, Client
+from mspctl.redact import redact
+from mspctl.settings import NetBoxSettings
+
+if TYPE_CHECKING:
+    import requests
+
+Progress = Callable[[str, int, int], None]  # (what, done, total)
+
+ENDPOINTS: dict[AssetKind, str] = {"device": "dcim/devices", "vm": "virtualization/virtual-machines"}
+_COMMON = ["id", "name", "tenant", "site", "role", "platform", "status", "primary_ip4", "primary_ip6",
+           "serial", "tags", "custom_fields", "last_updated", "cluster"]
+FIELDS: dict[AssetKind, str] = {"device": ",".join([*_COMMON, "device_type"]), "vm": ",".join(_COMMON)}
+
+
+def _slug(obj: Any, key: str = "slug") -> str | None:
+    if isinstance(obj, dict):
+        return obj.get(key) or obj.get("name")
+    return None
+
+
+def asset_from_record(kind: AssetKind, rec: dict[str, Any]) -> Asset:
+    """Translate a NetBox REST record (full or ``fields=``-trimmed) into an Asset."""
+    ip = rec.get("primary_ip4") or rec.get("primary_ip6")
+    status = rec.get("status")
+    dtype = rec.get("device_type") or None
+    return Asset(
+        kind=kind,
+        id=int(rec["id"]),
+        name=rec.get("name") or f"{kind}-{rec['id']}",
+        client=_slug(rec.get("tenant")),
+        site=_slug(rec.get("site")),
+        role=_slug(rec.get("role")),
+        platform=_slug(rec.get("platform")),
+        status=status.get("value") if isinstance(status, dict) else status,
+        primary_ip=ip["address"].split("/")[0] if isinstance(ip, dict) and ip.get("address") else None,
+        serial=rec.get("serial") or None,
+        device_type=_slug(dtype),
+        manufacturer=_slug(dtype.get("manufacturer")) if isinstance(dtype, dict) else None,
+        cluster=_slug(rec.get("cluster"), "name"),
+        tags=tuple(sorted(t["slug"] for t in rec.get("tags") or [])),
+        custom_fields={k: v for k, v in (rec.get("custom_fields") or {}).items() if v is not None},
+        config_context=rec.get("config_context"),
+        last_updated=rec.get("last_updated"),
+    )
+
+
+class NetBoxSource:
+    """Reads clients and assets from one NetBox. Satisfies `mspctl.inventory.service.InventorySource`."""
+
+    name = "netbox"
+
+    def __init__(self, settings: NetBoxSettings) -> None:
+        if not settings.url:
+            raise ConfigError("no NetBox URL configured",
+                              hint="set NETBOX_API, --netbox-url, or [netbox] url in mspctl.toml")
+        if not settings.token:
+            raise ConfigError("no NetBox API token configured",
+                              hint="set NETBOX_TOKEN, --netbox-token, or [netbox] token in mspctl.toml")
+        self.settings = settings
+        self.url = settings.url
+        self._api: Any = None
+        self._session: requests.Session | None = None
+
+    # -- plumbing -------------------------------------------------------------------------
+    @property
+    def api(self) -> Any:
+        if self._api is None:
+            import pynetbox  # deferred: keeps `mspctl --help` and cached runs fast
+
+            api = pynetbox.api(self.url, token=self.settings.token)
+            api.http_session.verify = self.settings.verify_tls
+            if not self.settings.verify_tls:
+                import urllib3
+
+                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            self._api = api
+        return self._api
+
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            import requests.adapters
+
+            s = self.api.http_session
+            adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(8, self.settings.workers * 2))
+            s.mount("http://", adapter)
+            s.mount("https://", adapter)
+            token = self.settings.token or ""
+            scheme = "Bearer" if token.startswith("nbt_") else "Token"
+            s.headers.update({"Authorization": f"{scheme} {token}", "Accept": "application/json"})
+            self._session = s
+        return self._session
+
+    def _get(self, path: str, params: dict[str, Any] | None = None) -> tuple[dict[str, Any], str | None]:
+        """GET /api/<path>/ and return (json, Date header). Maps every failure to an MspctlError."""
+        import requests
+
+        url = f"{self.url}/api/{path}/"
+        try:
+            resp = self.session.get(url, params=params, timeout=self.settings.timeout)
+        except requests.exceptions.SSLError as exc:
+            raise NetBoxUnreachableError(f"TLS verification failed for {self.url}: {type(exc).__name__}",
+                                         hint="fix the certificate, or pass --insecure for a lab") from None
+        except requests.exceptions.Timeout:
+            raise NetBoxUnreachableError(f"NetBox at {self.url} did not answer within {self.settings.timeout:.0f}s",
+                                         hint="check the server, or raise [netbox] timeout") from None
+        except requests.exceptions.ConnectionError:
+            raise NetBoxUnreachableError(f"cannot reach NetBox at {self.url}: connection failed",
+                                         hint="check NETBOX_API / --netbox-url and that NetBox is running") from None
+        return self._check(resp, path, params), resp.headers.get("Date")
+
+    def _check(self, resp: requests.Response, path: str, params: dict[str, Any] | None) -> dict[str, Any]:
+        if resp.status_code == 401 or (resp.status_code == 403 and "token" in resp.text.lower()):
+            raise NetBoxAuthError(f"NetBox at {self.url} rejected the API token ({resp.status_code}: "
+                                  f"{_detail(resp)})", hint="check NETBOX_TOKEN; it may be wrong or expired")
+        if resp.status_code == 403:
+            raise NetBoxPermissionError(f"the API token may not read {path} on {self.url} (403: {_detail(resp)})",
+                                        hint="grant the token's user view permission")
+        if resp.status_code == 400:
+            raise InvalidFilterError(f"NetBox refused the filter on {path}: {_detail(resp)}")
+        if resp.status_code == 404:
+            raise NetBoxError(f"{self.url}/api/{path}/ not found (404)", code="MSP-NB-404",
+                              hint="is this NetBox 4.x, and the URL its root?")
+        if resp.status_code >= 400:
+            raise NetBoxError(f"NetBox error {resp.status_code} on {path}: {_detail(resp)}")
+        try:
+            return resp.json()  # type: ignore[no-any-return]
+        except ValueError:
+            raise NetBoxError(f"{self.url}/api/{path}/ did not return JSON; is the URL NetBox's?",
+                              code="MSP-NB-502") from None
+
+    # -- queries --------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        data, _ = self._get("status")
+        return data
+
+    def clients(self) -> list[Client]:
+        rows = self._paged("tenancy/tenants", {"fields": "id,slug,name,group,custom_fields,device_count,"
+                                                         "virtualmachine_count"}, None)
+        return [Client(slug=r["slug"], name=r["name"], group=_slug(r.get("group")),
+                       device_count=int(r.get("device_count") or 0),
+                       vm_count=int(r.get("virtualmachine_count") or 0),
+                       custom_fields={k: v for k, v in (r.get("custom_fields") or {}).items() if v is not None})
+                for r in rows]
+
+    def server_time(self) -> str:
+        """NetBox's clock, from the Date header of a cheap request (ISO 8601, UTC)."""
+        _, date = self._get("status")
+        return _iso(date)
+
+    def fetch_assets(self, since: str | None = None, progress: Progress | None = None) -> tuple[list[Asset], str]:
+        """All devices and VMs (or those changed at or after `since`), plus the server time at the start."""
+        started = self.server_time()
+        assets: list[Asset] = []
+        for kind in ENDPOINTS:
+            params: dict[str, Any] = {"fields": FIELDS[kind], "ordering": "id"}
+            if since:
+                params["last_updated__gte"] = since
+            assets.extend(asset_from_record(kind, r) for r in self._paged(ENDPOINTS[kind], params, progress))
+        return assets, started
+
+    def asset_ids(self) -> set[tuple[str, int]]:
+        ids: set[tuple[str, int]] = set()
+        for kind, ep in ENDPOINTS.items():
+            ids.update((kind, int(r["id"])) for r in self._paged(ep, {"fields": "id"}, None))
+        return ids
+
+    def count_assets(self) -> dict[str, int]:
+        out = {}
+        for kind, ep in ENDPOINTS.items():
+            data, _ = self._get(ep, {"limit": 1, "fields": "id"})
+            out[kind] = int(data["count"])
+        return out
+
+    def fetch_asset(self, kind: AssetKind, name: str, client: str | None = None) -> Asset:
+        """One asset with its merged config context."""
+        params: dict[str, Any] = {"name": name}
+        if client:
+            params["tenant"] = client
+        data, _ = self._get(ENDPOINTS[kind], params)
+        results = data.get("results") or []
+        if not results:
+            raise UnknownDeviceError(f"no {kind} named {name!r}" + (f" for client {client!r}" if client else ""))
+        return asset_from_record(kind, results[0])
+
+    def _paged(self, path: str, params: dict[str, Any], progress: Progress | None) -> list[dict[str, Any]]:
+        size = self.settings.page_size
+        first, _ = self._get(path, {**params, "limit": size, "offset": 0})
+        total = int(first.get("count") or 0)
+        rows: list[dict[str, Any]] = list(first.get("results") or [])
+        if progress:
+            progress(path, len(rows), total)
+        offsets = list(range(size, total, size))
+        if offsets:
+            with ThreadPoolExecutor(max_workers=max(1, self.settings.workers)) as pool:
+                for page in pool.map(lambda off: self._get(path, {**params, "limit": size, "offset": off})[0],
+                                     offsets):
+                    rows.extend(page.get("results") or [])
+                    if progress:
+                        progress(path, len(rows), total)
+        return rows
+
+
+def _detail(resp: Any) -> str:
+    try:
+        body = resp.json()
+        text = body.get("detail") if isinstance(body, dict) and "detail" in body else body
+    except ValueError:
+        text = resp.text[:200]
+    return redact(str(text))
+
+
+def _iso(date_header: str | None) -> str:
+    if date_header:
+        try:
+            return email.utils.parsedate_to_datetime(date_header).astimezone(UTC).isoformat()
+        except (TypeError, ValueError):
+            pass
+    return datetime.now(UTC).isoformat()

@@ -1,0 +1,156 @@
+"""`mspctl inventory list | show | export` and `mspctl clients`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mspctl.cli.app import App, output_option, pass_app
+from mspctl.cli.output import render, to_json, to_yaml
+from mspctl.errors import UsageError
+from mspctl.inventory.filters import KINDS, STATUSES, AssetFilter
+from mspctl.model import Inventory
+
+ASSET_COLUMNS = [("name", "NAME"), ("kind", "KIND"), ("client", "CLIENT"), ("site", "SITE"), ("role", "ROLE"),
+                 ("platform", "PLATFORM"), ("status", "STATUS"), ("primary_ip", "PRIMARY IP")]
+
+
+def scope_options(func: Any) -> Any:
+    """--client/--all-clients and the attribute filters, shared by every inventory-reading command."""
+    opts = [
+        click.option("-c", "--client", "clients", multiple=True, metavar="SLUG",
+                     help="A client (NetBox tenant slug or clients.yml name). Repeatable."),
+        click.option("-A", "--all-clients", is_flag=True, help="Every client."),
+        click.option("--site", "sites", multiple=True, metavar="SLUG", help="Site slug. Repeatable."),
+        click.option("--role", "roles", multiple=True, metavar="SLUG", help="Device role slug. Repeatable."),
+        click.option("--platform", "platforms", multiple=True, metavar="SLUG", help="Platform slug. Repeatable."),
+        click.option("--tag", "tags", multiple=True, metavar="SLUG", help="Tag slug (any of). Repeatable."),
+        click.option("--status", "statuses", multiple=True, type=click.Choice(sorted(STATUSES)),
+                     help="Status. Repeatable."),
+        click.option("--kind", "kinds", multiple=True, type=click.Choice(sorted(KINDS)),
+                     help="device or vm. Repeatable."),
+        click.option("-l", "--limit", metavar="PATTERN",
+                     help="Ansible-style pattern: names, groups, globs, ~regex, &and, !not."),
+    ]
+    for opt in reversed(opts):
+        func = opt(func)
+    return func
+
+
+def build_filter(clients: tuple[str, ...], all_clients: bool, sites: tuple[str, ...], roles: tuple[str, ...],
+                 platforms: tuple[str, ...], tags: tuple[str, ...], statuses: tuple[str, ...],
+                 kinds: tuple[str, ...], limit: str | None) -> AssetFilter:
+    if clients and all_clients:
+        raise UsageError("give --client or --all-clients, not both")
+    if not clients and not all_clients:
+        raise UsageError("choose a scope: --client SLUG (repeatable) or --all-clients",
+                         hint="`mspctl clients` lists the clients")
+    return AssetFilter(clients, sites, roles, platforms, tags, statuses, kinds, limit)
+
+
+def evidence_line(inv: Inventory) -> str:
+    ev = inv.evidence
+    extra = f", {inv.changed} changed, {inv.removed} removed" if ev.source == "cache-delta" else ""
+    return f"{len(inv.assets)} assets; source {ev.source}, age {ev.age_seconds:.0f}s{extra}"
+
+
+@click.command("clients")
+@output_option
+@pass_app
+def clients_cmd(app: App) -> None:
+    """List the clients (NetBox tenants) with their device and VM counts."""
+    clients = app.inventory().clients(app.mode)  # type: ignore[arg-type]
+    data = [c.to_dict() for c in clients]
+    rows = [{**d, "sla": c.custom_fields.get("sla_tier"),
+             "credentials": c.settings.credentials if c.settings else None,
+             "baseline": c.settings.baseline if c.settings else None} for d, c in zip(data, clients, strict=True)]
+    render(data, app.output, rows=rows, columns=[
+        ("slug", "CLIENT"), ("name", "NAME"), ("group", "GROUP"), ("device_count", "DEVICES"),
+        ("vm_count", "VMS"), ("sla", "SLA"), ("credentials", "CREDENTIALS"), ("baseline", "BASELINE")])
+
+
+@click.group("inventory")
+def inventory_group() -> None:
+    """Client inventories (devices and VMs) from NetBox, cached locally."""
+
+
+@inventory_group.command("list")
+@scope_options
+@output_option
+@pass_app
+def list_cmd(app: App, **flt: Any) -> None:
+    """List a client's devices and VMs.
+
+    \b
+    Examples:
+      mspctl inventory list --client acme
+      mspctl inventory list -A --role router --status active -o json
+      mspctl inventory list -c acme --limit 'acme-*,!platform_debian'
+    """
+    selection = build_filter(**flt)
+    with app.progress("fetching") as progress:
+        inv = app.inventory().select(selection, app.mode, progress)  # type: ignore[arg-type]
+    data = {"evidence": inv.evidence, "count": len(inv.assets), "assets": [a.to_dict() for a in inv.assets]}
+    render(data, app.output, rows=data["assets"], columns=ASSET_COLUMNS, footer=evidence_line(inv))
+
+
+@inventory_group.command("show")
+@click.argument("name")
+@click.option("-c", "--client", metavar="SLUG", help="The client, when two clients use the same name.")
+@output_option
+@pass_app
+def show_cmd(app: App, name: str, client: str | None) -> None:
+    """Show one device's or VM's full record, with its merged config context."""
+    service = app.inventory()
+    if client:
+        client = service.resolve_clients([client], service.clients(app.mode))[0]
+    asset = service.show(name, client, app.mode)  # type: ignore[arg-type]
+    data = asset.to_dict()
+    if app.output != "table":
+        render(data, app.output)
+        return
+    rows = [{"field": k, "value": (to_json(v) if isinstance(v, dict) else v)} for k, v in data.items()
+            if k != "config_context"]
+    render(data, "table", rows=rows, columns=[("field", "FIELD"), ("value", "VALUE")], title=asset.name)
+    if asset.config_context:
+        click.echo("config_context:")
+        click.echo(to_yaml(asset.config_context))
+
+
+@inventory_group.command("export")
+@scope_options
+@click.option("-f", "--format", "fmt", type=click.Choice(["ansible", "ansible-yaml", "json"]), default="ansible",
+              show_default=True,
+              help="ansible: `ansible-inventory --list` JSON; ansible-yaml: a YAML inventory file; json: records.")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write to FILE (atomically).")
+@pass_app
+def export_cmd(app: App, fmt: str, out: Path | None, **flt: Any) -> None:
+    """Export an inventory for Ansible (JSON or YAML) or as records.
+
+    \b
+    Examples:
+      mspctl inventory export -c acme > acme.json
+      ansible-inventory -i acme.json --graph  (after --format ansible-yaml --out acme.yml)
+    """
+    from mspctl.inventory.ansible import to_ansible_list, to_ansible_yaml_tree
+    from mspctl.inventory.platforms import PlatformMap
+
+    selection = build_filter(**flt)
+    with app.progress("fetching") as progress:
+        inv = app.inventory().select(selection, app.mode, progress)  # type: ignore[arg-type]
+    platforms = PlatformMap(app.settings.platforms)
+    if fmt == "ansible":
+        text = to_json(to_ansible_list(inv.assets, platforms), indent=None) + "\n"
+    elif fmt == "ansible-yaml":
+        text = to_yaml(to_ansible_yaml_tree(inv.assets, platforms))
+    else:
+        text = to_json({"evidence": inv.evidence, "assets": [a.to_dict() for a in inv.assets]}) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        from mspctl.files import write_atomic
+
+        write_atomic(out, text)
+    click.echo(evidence_line(inv), err=True)

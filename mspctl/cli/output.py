@@ -1,0 +1,77 @@
+"""Rendering results: table (rich), JSON or YAML. The one place mspctl formats output."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+FORMATS = ("table", "json", "yaml")
+
+
+def _default(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    if isinstance(obj, datetime | date):
+        return obj.isoformat()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, set | frozenset | tuple):
+        return list(obj)
+    raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+
+def to_json(data: Any, indent: int | None = 2) -> str:
+    return json.dumps(data, indent=indent, default=_default, ensure_ascii=False)
+
+
+def to_yaml(data: Any) -> str:
+    import yaml
+
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    # Round-trip through JSON types so dataclass leftovers (tuples, datetimes) dump as plain YAML.
+    return yaml.dump(json.loads(to_json(data, None)), Dumper=dumper, sort_keys=False,
+                     default_flow_style=False, allow_unicode=True)
+
+
+def render(data: Any, fmt: str, *, columns: Sequence[tuple[str, str]] = (),
+           rows: Sequence[dict[str, Any]] | None = None, title: str | None = None,
+           footer: str | None = None) -> None:
+    """Print `data` as JSON/YAML, or `rows` (default: `data`) as a table of `columns` (key, header)."""
+    if fmt == "json":
+        click.echo(to_json(data))
+        return
+    if fmt == "yaml":
+        click.echo(to_yaml(data), nl=False)
+        return
+    table_rows = rows if rows is not None else data
+    print_table(table_rows, columns, title=title)
+    if footer:
+        click.echo(footer, err=True)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value) or "-"
+    return str(value)
+
+
+def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], title: str | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, box=None, header_style="bold", pad_edge=False)
+    for _, header in columns:
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(*(_cell(row.get(key)) for key, _ in columns))
+    console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200, highlight=False)
+    console.print(table)

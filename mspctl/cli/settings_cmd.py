@@ -1,0 +1,35 @@
+"""`mspctl settings show`: the effective settings and where they came from (token masked)."""
+
+from __future__ import annotations
+
+import click
+
+from mspctl.cli.app import App, output_option, pass_app
+from mspctl.cli.output import render
+from mspctl.redact import MASK
+
+
+@click.group("settings")
+def settings_group() -> None:
+    """Inspect mspctl's own settings."""
+
+
+@settings_group.command("show")
+@output_option
+@pass_app
+def show_cmd(app: App) -> None:
+    """Print the effective settings, their sources, and the precedence used."""
+    s = app.settings
+    data = {
+        "netbox": {"url": s.netbox.url, "token": MASK if s.netbox.token else None,
+                   "verify_tls": s.netbox.verify_tls, "timeout": s.netbox.timeout,
+                   "page_size": s.netbox.page_size, "workers": s.netbox.workers},
+        "cache": {"path": str(s.cache.path), "ttl": s.cache.ttl},
+        "repo": str(s.repo),
+        "clients_file": str(s.clients_path),
+        "platforms": dict(s.platforms),
+        "sources": list(s.sources),
+    }
+    rows = [{"key": f"{sec}.{k}", "value": v} for sec in ("netbox", "cache") for k, v in data[sec].items()]
+    rows += [{"key": k, "value": data[k]} for k in ("repo", "clients_file", "sources")]
+    render(data, app.output, rows=rows, columns=[("key", "SETTING"), ("value", "VALUE")])

@@ -1,0 +1,114 @@
+"""The one error hierarchy. Every user-facing failure is an `MspctlError`.
+
+Each error carries a stable ``code`` (documented in docs/errors.md, safe to grep for in CI
+logs), a process ``exit_code``, and a ``hint`` saying what to do. The CLI prints one line per
+error; tracebacks only with ``--debug``. Messages pass through `mspctl.redact` before they
+are shown, so a secret that slipped into an underlying library's message is masked.
+"""
+
+from __future__ import annotations
+
+
+class ExitCode:
+    """Process exit codes. Stable: scheduled CI jobs branch on them."""
+
+    OK = 0
+    ERROR = 1  # unexpected internal error
+    USAGE = 2  # bad flags or arguments (click's own code)
+    PARTIAL = 3  # some targets failed, the rest succeeded
+    FINDINGS = 4  # the run worked and found drift / non-compliance
+    NO_MATCH = 5  # the scope or filter selected nothing
+    CONFIG = 10  # settings or MSP repository files invalid
+    AUTH = 11  # NetBox rejected the token
+    UNREACHABLE = 12  # NetBox (or another service) could not be reached
+    NOT_FOUND = 13  # a named object (client, device) does not exist
+
+
+class MspctlError(Exception):
+    """Root of every error mspctl reports to a user."""
+
+    code = "MSP-000"
+    exit_code = ExitCode.ERROR
+
+    def __init__(self, message: str, *, hint: str | None = None, code: str | None = None,
+                 exit_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        if code is not None:
+            self.code = code
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    def __str__(self) -> str:
+        from mspctl.redact import redact
+
+        text = f"{self.code}: {self.message}"
+        if self.hint:
+            text += f" ({self.hint})"
+        return redact(text)
+
+
+class ConfigError(MspctlError):
+    """A settings file or an MSP repository file is invalid; the message starts with file:line."""
+
+    code = "MSP-CFG-001"
+    exit_code = ExitCode.CONFIG
+
+
+class UsageError(MspctlError):
+    """Arguments that parse but make no sense together, or a filter that cannot be applied."""
+
+    code = "MSP-USE-001"
+    exit_code = ExitCode.USAGE
+
+
+class InvalidFilterError(UsageError):
+    code = "MSP-INV-400"
+
+
+class NoMatchError(MspctlError):
+    code = "MSP-INV-204"
+    exit_code = ExitCode.NO_MATCH
+
+
+class NotFoundError(MspctlError):
+    code = "MSP-INV-404"
+    exit_code = ExitCode.NOT_FOUND
+
+
+class UnknownClientError(NotFoundError):
+    code = "MSP-INV-404"
+
+
+class UnknownDeviceError(NotFoundError):
+    code = "MSP-INV-405"
+
+
+class NetBoxError(MspctlError):
+    code = "MSP-NB-500"
+    exit_code = ExitCode.ERROR
+
+
+class NetBoxUnreachableError(NetBoxError):
+    code = "MSP-NB-503"
+    exit_code = ExitCode.UNREACHABLE
+
+
+class NetBoxAuthError(NetBoxError):
+    code = "MSP-NB-401"
+    exit_code = ExitCode.AUTH
+
+
+class NetBoxPermissionError(NetBoxAuthError):
+    code = "MSP-NB-403"
+
+
+class CacheError(MspctlError):
+    code = "MSP-CACHE-001"
+    exit_code = ExitCode.ERROR
+
+
+class OfflineCacheMissError(CacheError):
+    code = "MSP-CACHE-404"
+    exit_code = ExitCode.NOT_FOUND

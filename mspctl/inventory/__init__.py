@@ -1,0 +1,1 @@
+"""Client inventories: fetch from NetBox, cache, filter, and export for Ansible."""

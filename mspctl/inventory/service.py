@@ -1,0 +1,174 @@
+"""The inventory service: fresh-enough assets from the cache, NetBox, or a delta of both.
+
+Modes:
+
+- ``auto``: serve the cache while it is younger than the TTL; past it, ask NetBox only for
+  what changed since the last sync (``last_updated__gte``) and reconcile deletions;
+- ``refresh``: a full read from NetBox;
+- ``offline``: the cache only, never NetBox (an error if there is none).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+
+from mspctl.adapters.cache import InventoryCache
+from mspctl.errors import NoMatchError, OfflineCacheMissError, UnknownClientError, UnknownDeviceError
+from mspctl.inventory.filters import AssetFilter
+from mspctl.model import Asset, AssetKind, Client, ClientSettings, Evidence, Inventory
+from mspctl.settings import Settings
+
+Mode = Literal["auto", "refresh", "offline"]
+
+
+class ProgressFn(Protocol):
+    def __call__(self, what: str, done: int, total: int) -> None: ...
+
+
+class InventorySource(Protocol):
+    """An inventory source plugin (entry point group ``mspctl.inventory_sources``)."""
+
+    name: str
+    url: str
+
+    def clients(self) -> list[Client]: ...
+
+    def fetch_assets(self, since: str | None = None,
+                     progress: ProgressFn | None = None) -> tuple[list[Asset], str]: ...
+
+    def count_assets(self) -> dict[str, int]: ...
+
+    def asset_ids(self) -> set[tuple[str, int]]: ...
+
+    def fetch_asset(self, kind: AssetKind, name: str, client: str | None = None) -> Asset: ...
+
+
+class InventoryService:
+    def __init__(self, source: InventorySource | None, cache: InventoryCache, ttl: int,
+                 client_settings: Sequence[ClientSettings] = ()) -> None:
+        self.source = source
+        self.cache = cache
+        self.ttl = ttl
+        self.client_settings = {c.tenant: c for c in client_settings}
+
+    def _require_source(self) -> InventorySource:
+        if self.source is None:
+            raise OfflineCacheMissError("NetBox is needed but --offline was given")
+        return self.source
+
+    def load(self, mode: Mode = "auto", progress: ProgressFn | None = None) -> Inventory:
+        state = self.cache.state()
+        now = time.time()
+        if mode == "offline":
+            if state is None:
+                raise OfflineCacheMissError(f"no cached inventory in {self.cache.path}",
+                                            hint="run once without --offline to fill the cache")
+            return self._from_cache("cache", state.synced_at)
+        if mode == "auto" and state is not None and now - state.synced_at < self.ttl:
+            return self._from_cache("cache", state.synced_at)
+        source = self._require_source()
+        if mode == "auto" and state is not None:
+            return self._delta(source, state.since, progress)
+        assets, started = source.fetch_assets(None, progress)
+        self.cache.replace_all(assets, source.clients(), started)
+        return Inventory(assets, Evidence("netbox", datetime.now(UTC), 0.0), changed=len(assets))
+
+    def _delta(self, source: InventorySource, since: str, progress: ProgressFn | None) -> Inventory:
+        changed, started = source.fetch_assets(since, progress)
+        known = self.cache.ids()
+        new = [a for a in changed if (a.kind, a.id) not in known]
+        counts = source.count_assets()
+        cached = self.cache.counts()
+        expected = {k: cached.get(k, 0) + sum(1 for a in new if a.kind == k) for k in counts}
+        removed: set[tuple[str, int]] = set()
+        if new or expected != counts:
+            # Creations can hide deletions in the counts, so reconcile by id.
+            removed = (known | {(a.kind, a.id) for a in new}) - source.asset_ids()
+        clients = source.clients() if (new or removed) else None
+        if changed or removed or clients is not None:
+            self.cache.apply_delta(changed, removed, clients, started)
+        else:
+            self.cache.apply_delta([], [], None, started)
+        inv = self._from_cache("cache-delta", time.time())
+        inv.changed, inv.removed = len(changed), len(removed)
+        return inv
+
+    def _from_cache(self, source: Literal["cache", "cache-delta"], synced_at: float) -> Inventory:
+        fetched = datetime.fromtimestamp(synced_at, UTC)
+        return Inventory(self.cache.assets(), Evidence(source, fetched, max(0.0, time.time() - synced_at)))
+
+    # -- clients ------------------------------------------------------------------------------
+    def clients(self, mode: Mode = "auto") -> list[Client]:
+        self.load(mode)
+        out = []
+        for c in self.cache.clients():
+            settings = self.client_settings.get(c.slug)
+            out.append(Client(c.slug, c.name, c.group, c.device_count, c.vm_count, c.custom_fields, settings))
+        return out
+
+    def resolve_clients(self, names: Sequence[str], known: Sequence[Client]) -> tuple[str, ...]:
+        """Map CLI client names (tenant slugs, or keys of clients.yml) to tenant slugs."""
+        slugs = {c.slug for c in known}
+        by_key = {s.key: s.tenant for s in self.client_settings.values()}
+        out = []
+        for name in names:
+            tenant = by_key.get(name, name)
+            if tenant not in slugs:
+                close = sorted(s for s in slugs if name[:3] in s)[:5]
+                raise UnknownClientError(f"unknown client {name!r}: no NetBox tenant with that slug",
+                                         hint="see `mspctl clients`" + (f"; similar: {', '.join(close)}" if close else ""))
+            out.append(tenant)
+        return tuple(out)
+
+    # -- selection ------------------------------------------------------------------------------
+    def select(self, flt: AssetFilter, mode: Mode = "auto", progress: ProgressFn | None = None,
+               allow_empty: bool = False) -> Inventory:
+        """Load, then filter. Raises UnknownClientError for a client NetBox does not have, and
+        NoMatchError when the filter selects nothing (unless `allow_empty`)."""
+        inv = self.load(mode, progress)
+        if flt.clients:
+            known = self.cache.clients()
+            resolved = self.resolve_clients(flt.clients, known)
+            flt = AssetFilter(resolved, flt.sites, flt.roles, flt.platforms, flt.tags, flt.statuses,
+                              flt.kinds, flt.limit)
+        selected = flt.apply(inv.assets)
+        if not selected and not allow_empty:
+            raise NoMatchError(f"no device or VM matches {flt.describe()}",
+                               hint="loosen the filter; `mspctl inventory list --all-clients` shows everything")
+        return Inventory(selected, inv.evidence, inv.changed, inv.removed)
+
+    def show(self, name: str, client: str | None, mode: Mode = "auto") -> Asset:
+        """One asset's full record; with NetBox reachable, its merged config context too."""
+        inv = self.load(mode)
+        matches = [a for a in inv.assets if a.name == name and (client is None or a.client == client)]
+        if not matches:
+            raise UnknownDeviceError(f"no device or VM named {name!r}" + (f" for client {client!r}" if client else ""),
+                                     hint="see `mspctl inventory list`")
+        if len(matches) > 1:
+            raise UnknownDeviceError(f"{len(matches)} assets are named {name!r}",
+                                     hint="add --client to say which one", code="MSP-INV-409")
+        asset = matches[0]
+        if mode != "offline":
+            detailed = self._require_source().fetch_asset(asset.kind, asset.name, asset.client)
+            self.cache.put_asset(detailed)
+            return detailed
+        return asset
+
+
+def open_inventory(settings: Settings, *, offline: bool = False) -> InventoryService:
+    """Wire the service from settings: the NetBox source (unless offline), the cache, clients.yml."""
+    from mspctl.adapters.netbox import NetBoxSource
+    from mspctl.repo import load_clients_file
+
+    url = settings.netbox.url
+    if not url:
+        from mspctl.errors import ConfigError
+
+        raise ConfigError("no NetBox URL configured",
+                          hint="set NETBOX_API, --netbox-url, or [netbox] url in mspctl.toml")
+    source = None if offline else NetBoxSource(settings.netbox)
+    cache = InventoryCache(settings.cache.path, url)
+    return InventoryService(source, cache, settings.cache.ttl, load_clients_file(settings.clients_path))

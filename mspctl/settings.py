@@ -1,0 +1,251 @@
+"""Settings: built-in defaults, then files, then the environment, then command-line flags.
+
+Precedence, lowest first (docs/configuration.md):
+
+1. built-in defaults;
+2. the user's file, ``<user config dir>/mspctl/mspctl.toml``;
+3. the MSP repository's ``mspctl.toml``, found in the working directory or a parent;
+   (``--config FILE`` or ``MSPCTL_CONFIG`` replaces 2 and 3 with that one file);
+4. ``NETBOX_API`` / ``NETBOX_TOKEN`` (the netbox.netbox collection's names);
+5. ``MSPCTL_*`` variables (``MSPCTL_NETBOX_URL``, ``MSPCTL_NETBOX_TOKEN``, ``MSPCTL_CACHE_TTL`` ...);
+6. flags (``--netbox-url``, ``--netbox-token``, ``--insecure`` ...).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mspctl.errors import ConfigError
+from mspctl.redact import register_secret
+
+FILE_NAME = "mspctl.toml"
+
+
+@dataclass(frozen=True)
+class NetBoxSettings:
+    url: str | None = None
+    token: str | None = field(default=None, repr=False)
+    verify_tls: bool = True
+    timeout: float = 30.0
+    page_size: int = 1000
+    workers: int = 4
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    path: Path = field(default_factory=lambda: _default_cache_dir() / "inventory")
+    ttl: int = 300  # seconds a cached inventory is served without asking NetBox
+
+
+@dataclass(frozen=True)
+class Settings:
+    netbox: NetBoxSettings = field(default_factory=NetBoxSettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
+    repo: Path = field(default_factory=Path.cwd)  # the MSP repository root (inventory/, templates/)
+    clients_file: Path = Path("inventory/clients.yml")
+    platforms: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()  # the files and variables that were read, for `mspctl config show`
+
+    @property
+    def clients_path(self) -> Path:
+        return self.clients_file if self.clients_file.is_absolute() else self.repo / self.clients_file
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "mspctl"
+
+
+def user_config_file() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "mspctl" / FILE_NAME
+
+
+def find_repo_file(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        candidate = folder / FILE_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "netbox": {"url": str, "token": str, "verify_tls": bool, "timeout": (int, float),
+               "page_size": int, "workers": int},
+    "cache": {"path": str, "ttl": (int, str)},
+    "inventory": {"clients_file": str},
+}
+
+
+def _line_of(text: str, key: str, section: str | None = None) -> int:
+    """Best-effort line number of `key` (inside `[section]`) in TOML `text`; 1 when not found."""
+    in_section = section is None
+    for no, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            name = stripped.strip("[] \t")
+            if section is not None:
+                in_section = name == section or name.startswith(section + ".")
+            if section is None and name == key:
+                return no
+            if section is not None and name == f"{section}.{key}":
+                return no
+        elif in_section and re.match(rf"{re.escape(key)}\s*=", stripped):
+            return no
+    return 1
+
+
+def parse_duration(value: int | str, where: str) -> int:
+    """`300`, `"300"`, `"45s"`, `"5m"`, `"2h"` -> seconds."""
+    if isinstance(value, int):
+        if value < 0:
+            raise ConfigError(f"{where}: a duration cannot be negative")
+        return value
+    m = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", value)
+    if not m:
+        raise ConfigError(f"{where}: {value!r} is not a duration", hint="use seconds or 30s, 5m, 2h, 1d")
+    return int(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """Parse and validate one settings file. Errors start with ``file:line:``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read settings file: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        line = m.group(1) if m else "1"
+        raise ConfigError(f"{path}:{line}: invalid TOML: {exc}") from None
+    for section, value in data.items():
+        if section == "platforms":
+            if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+                raise ConfigError(f"{path}:{_line_of(text, section)}: [platforms.<slug>] tables expected")
+            for slug, mapping in value.items():
+                for k, v in mapping.items():
+                    if k not in ("netmiko", "ansible_network_os", "ansible_connection") or not isinstance(v, str):
+                        raise ConfigError(
+                            f"{path}:{_line_of(text, k, f'platforms.{slug}')}: platforms.{slug}.{k}: "
+                            "expected netmiko, ansible_network_os or ansible_connection as strings")
+            continue
+        if section not in _SCHEMA:
+            raise ConfigError(f"{path}:{_line_of(text, section)}: unknown section [{section}]",
+                              hint=f"known: {', '.join(sorted([*_SCHEMA, 'platforms']))}")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}:{_line_of(text, section)}: [{section}] must be a table")
+        for key, item in value.items():
+            line = _line_of(text, key, section)
+            expected = _SCHEMA[section].get(key)
+            if expected is None:
+                raise ConfigError(f"{path}:{line}: unknown key {section}.{key}",
+                                  hint=f"known: {', '.join(sorted(_SCHEMA[section]))}")
+            if not isinstance(item, expected) or (expected is not bool and isinstance(item, bool)):
+                names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
+                raise ConfigError(f"{path}:{line}: {section}.{key} must be {names}, not {type(item).__name__}")
+            if section == "cache" and key == "ttl":
+                value[key] = parse_duration(item, f"{path}:{line}: cache.ttl")
+    if "token" in data.get("netbox", {}):
+        register_secret(data["netbox"]["token"])
+    return data
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _env_bool(name: str, value: str) -> bool:
+    v = value.strip().lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    raise ConfigError(f"environment {name}={value!r}: expected true or false")
+
+
+def load_settings(
+    config_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Build the effective settings.
+
+    `overrides` holds flag values as ``{"netbox": {"url": ...}, ...}``; None values are ignored.
+    Raises ConfigError (file:line) for a malformed file or an invalid variable.
+    """
+    env = os.environ if env is None else env
+    cwd = cwd or Path.cwd()
+    data: dict[str, Any] = {}
+    sources: list[str] = []
+    explicit = config_file or (Path(env["MSPCTL_CONFIG"]) if env.get("MSPCTL_CONFIG") else None)
+    repo_root = cwd
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"{explicit}: settings file not found", hint="check --config / MSPCTL_CONFIG")
+        files = [explicit]
+        repo_root = explicit.resolve().parent
+    else:
+        files = [f for f in (user_config_file(),) if f.is_file()]
+        repo_file = find_repo_file(cwd)
+        if repo_file is not None:
+            files.append(repo_file)
+            repo_root = repo_file.parent
+    for f in files:
+        data = _merge(data, read_file(f))
+        sources.append(str(f))
+
+    nb_env: dict[str, Any] = {}
+    for name, key in (("NETBOX_API", "url"), ("NETBOX_TOKEN", "token"),
+                      ("MSPCTL_NETBOX_URL", "url"), ("MSPCTL_NETBOX_TOKEN", "token")):
+        if env.get(name):
+            nb_env[key] = env[name]
+            sources.append(f"${name}")
+    if env.get("MSPCTL_INSECURE"):
+        nb_env["verify_tls"] = not _env_bool("MSPCTL_INSECURE", env["MSPCTL_INSECURE"])
+        sources.append("$MSPCTL_INSECURE")
+    data = _merge(data, {"netbox": nb_env})
+    cache_env: dict[str, Any] = {}
+    if env.get("MSPCTL_CACHE_TTL"):
+        cache_env["ttl"] = parse_duration(env["MSPCTL_CACHE_TTL"], "environment MSPCTL_CACHE_TTL")
+    if env.get("MSPCTL_CACHE_PATH"):
+        cache_env["path"] = env["MSPCTL_CACHE_PATH"]
+    data = _merge(data, {"cache": cache_env})
+    if overrides:
+        cleaned = {sec: {k: v for k, v in vals.items() if v is not None} for sec, vals in overrides.items()}
+        data = _merge(data, cleaned)
+
+    nb = data.get("netbox", {})
+    if nb.get("url"):
+        nb["url"] = str(nb["url"]).rstrip("/")
+    register_secret(nb.get("token"))
+    cache = data.get("cache", {})
+    if "path" in cache:
+        p = Path(os.path.expanduser(cache["path"]))
+        cache["path"] = p if p.is_absolute() else repo_root / p
+    inv = data.get("inventory", {})
+    return Settings(
+        netbox=NetBoxSettings(**nb),
+        cache=CacheSettings(**cache),
+        repo=repo_root,
+        clients_file=Path(inv.get("clients_file", "inventory/clients.yml")),
+        platforms=data.get("platforms", {}),
+        sources=tuple(sources),
+    )
