@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from lab import nbserver as netbox
@@ -15,6 +16,9 @@ def main(argv: list[str] | None = None) -> int:
     p_up.add_argument("--dataset", choices=sorted(netbox.SEEDS), default="demo",
                       help="demo: 3 demo clients; bench: demo plus 5,000 devices across 50 clients")
     p_up.add_argument("--workers", type=int, default=3, help="gunicorn workers (default 3)")
+    p_up.add_argument("--fresh", action="store_true",
+                      help="reload the data set from its cached dump, undoing changes made since")
+    p_up.add_argument("--json", action="store_true", help="print url, token and env file as JSON on stdout")
     p_down = sub.add_parser("down", help="stop NetBox (PostgreSQL and Redis stay up for reuse)")
     p_down.add_argument("--dataset", choices=sorted(netbox.SEEDS), default=None, help="default: every data set")
     sub.add_parser("status", help="print the lab's state; exit 1 when NetBox is not running")
@@ -22,7 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     p_env.add_argument("--dataset", choices=sorted(netbox.SEEDS), default="demo")
     args = parser.parse_args(argv)
     if args.cmd == "up":
-        netbox.up(args.dataset, args.workers)
+        info = netbox.up(args.dataset, args.workers, args.fresh)
+        if args.json:
+            print(json.dumps(info))
         return 0
     if args.cmd == "down":
         netbox.down(args.dataset)

@@ -202,10 +202,11 @@ def restore_db(state: dict[str, str], dataset: str, src: Path) -> None:
     run(["pg_restore", "--no-owner", "-j", "2", "-d", db_name(dataset), str(src)], env=_pg_env(state))
 
 
-def ensure_database(state: dict[str, str], dataset: str) -> bool:
-    """Make the data set's DB hold its seeded data. Returns True when the DB was replaced."""
+def ensure_database(state: dict[str, str], dataset: str, fresh: bool = False) -> bool:
+    """Make the data set's DB hold its seeded data (`fresh`: reload it even if it is there).
+    Returns True when the DB was replaced."""
     key = seed_key(dataset, state)
-    if state.get(f"db_key_{dataset}") == key and db_exists(dataset):
+    if not fresh and state.get(f"db_key_{dataset}") == key and db_exists(dataset):
         log(f"NetBox DB: {dataset} data set already loaded ({key})")
         return False
     stop_gunicorn(dataset)
@@ -305,14 +306,14 @@ def write_env_file(state: dict[str, str], dataset: str) -> Path:
     return path
 
 
-def up(dataset: str = "demo", workers: int = 3) -> dict[str, str]:
+def up(dataset: str = "demo", workers: int = 3, fresh: bool = False) -> dict[str, str]:
     """Bring the data set's NetBox up (idempotent) and return its url, token and env file."""
     services.ensure_postgres()
     services.ensure_redis()
     ensure_venv()
     state = load_state()
     write_configuration(state, dataset)
-    ensure_database(state, dataset)
+    ensure_database(state, dataset, fresh)
     start_gunicorn(dataset, workers)
     wait_ready(state, dataset)
     path = write_env_file(state, dataset)

@@ -11,11 +11,12 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 
 
 def log(msg: str) -> None:
-    print(f"[lab] {msg}", flush=True)
+    print(f"[lab] {msg}", file=sys.stderr, flush=True)
 
 
 def run(cmd: list[str], *, check: bool = True, env: dict[str, str] | None = None,

@@ -5,11 +5,14 @@ No library types cross this line: adapters translate NetBox records into these d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 AssetKind = Literal["device", "vm"]
+# Progress events from long work: (what, done, total). The CLI draws them as bars.
+type ProgressFn = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True, slots=True)

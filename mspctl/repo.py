@@ -20,6 +20,7 @@ Validated against a small schema while keeping YAML positions, so every error na
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,6 +32,8 @@ from mspctl.model import ClientSettings, MaintenanceWindow
 from mspctl.settings import parse_duration
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY_NAMES = {**{d: d for d in DAYS}, "monday": "mon", "tuesday": "tue", "wednesday": "wed",
+              "thursday": "thu", "friday": "fri", "saturday": "sat", "sunday": "sun"}
 _CLIENT_KEYS = {"tenant", "credentials", "baseline", "maintenance_window", "description"}
 _WINDOW_KEYS = {"days", "start", "duration", "timezone", "cutoff", "blackout"}
 _SECRET_KEYS = re.compile(r"(?i)(password|secret|token|api_key|community)$")
@@ -63,12 +66,13 @@ class _Doc:
             raise self.err(node, f"{what} must be a non-empty string")
         return str(node.value)
 
-    def seq(self, node: yaml.Node, what: str) -> list[str]:
+    def seq(self, node: yaml.Node, what: str) -> list[tuple[str, yaml.Node]]:
+        """A list (or one scalar) as (value, node) pairs, so each item's errors cite its own line."""
         if isinstance(node, yaml.ScalarNode):
-            return [node.value]
+            return [(self.scalar(node, what), node)]
         if not isinstance(node, yaml.SequenceNode):
             raise self.err(node, f"{what} must be a list")
-        return [self.scalar(n, what) for n in node.value]
+        return [(self.scalar(n, what), n) for n in node.value]
 
 
 def load_clients_file(path: Path) -> list[ClientSettings]:
@@ -129,10 +133,12 @@ def _window(doc: _Doc, client: str, node: yaml.Node) -> MaintenanceWindow:
     for required in ("days", "start", "duration", "timezone"):
         if required not in vals:
             raise doc.err(node, f"{what}: missing {required!r}")
-    days = [d.lower()[:3] for d in doc.seq(vals["days"][1], f"{what}.days")]
-    bad = [d for d in days if d not in DAYS]
-    if bad:
-        raise doc.err(vals["days"][1], f"{what}.days: {', '.join(bad)} is not a weekday", hint="use mon..sun")
+    days = []
+    for value, item in doc.seq(vals["days"][1], f"{what}.days"):
+        day = _DAY_NAMES.get(value.lower())
+        if day is None:
+            raise doc.err(item, f"{what}.days: {value!r} is not a weekday", hint="use mon..sun")
+        days.append(day)
     start = doc.scalar(vals["start"][1], f"{what}.start")
     if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", start):
         raise doc.err(vals["start"][1], f"{what}.start: {start!r} is not HH:MM")
@@ -150,8 +156,10 @@ def _window(doc: _Doc, client: str, node: yaml.Node) -> MaintenanceWindow:
         cutoff = parse_duration(doc.scalar(vals["cutoff"][1], f"{what}.cutoff"), f"{doc.path}:{cline}")
         if cutoff >= duration:
             raise doc.err(vals["cutoff"][1], f"{what}.cutoff must be shorter than the duration")
-    blackout = doc.seq(vals["blackout"][1], f"{what}.blackout") if "blackout" in vals else []
-    for d in blackout:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", d):
-            raise doc.err(vals["blackout"][1], f"{what}.blackout: {d!r} is not a YYYY-MM-DD date")
+    blackout = []
+    for value, item in doc.seq(vals["blackout"][1], f"{what}.blackout") if "blackout" in vals else []:
+        try:
+            blackout.append(date.fromisoformat(value).isoformat())
+        except ValueError:
+            raise doc.err(item, f"{what}.blackout: {value!r} is not a YYYY-MM-DD date") from None
     return MaintenanceWindow(tuple(days), start, duration // 60, tz, cutoff // 60, tuple(blackout))

@@ -57,6 +57,7 @@ class Settings:
         return self.clients_file if self.clients_file.is_absolute() else self.repo / self.clients_file
 
 
+# XDG locations are the platform's, not mspctl settings: always read from the process environment.
 def _default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "mspctl"
@@ -123,7 +124,8 @@ def read_file(path: Path) -> dict[str, Any]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
-        line = m.group(1) if m else "1"
+        # "at end of document" carries no line number: that is the file's last line.
+        line = m.group(1) if m else str(len(text.splitlines()) or 1)
         raise ConfigError(f"{path}:{line}: invalid TOML: {exc}") from None
     for section, value in data.items():
         if section == "platforms":
@@ -151,7 +153,7 @@ def read_file(path: Path) -> dict[str, Any]:
                 names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
                 raise ConfigError(f"{path}:{line}: {section}.{key} must be {names}, not {type(item).__name__}")
             if section == "cache" and key == "ttl":
-                value[key] = parse_duration(item, f"{path}:{line}: cache.ttl")
+                value[key] = parse_duration(item, f"{path}:{line}: cache.ttl")  # type: ignore[arg-type]
     if "token" in data.get("netbox", {}):
         register_secret(data["netbox"]["token"])
     return data

@@ -9,7 +9,6 @@ Every failure becomes an `MspctlError`; the token never appears in a message.
 from __future__ import annotations
 
 import email.utils
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -23,14 +22,12 @@ from mspctl.errors import (
     NetBoxUnreachableError,
     UnknownDeviceError,
 )
-from mspctl.model import Asset, AssetKind, Client
+from mspctl.model import Asset, AssetKind, Client, ProgressFn
 from mspctl.redact import redact
 from mspctl.settings import NetBoxSettings
 
 if TYPE_CHECKING:
     import requests
-
-Progress = Callable[[str, int, int], None]  # (what, done, total)
 
 ENDPOINTS: dict[AssetKind, str] = {"device": "dcim/devices", "vm": "virtualization/virtual-machines"}
 _COMMON = ["id", "name", "tenant", "site", "role", "platform", "status", "primary_ip4", "primary_ip6",
@@ -174,15 +171,15 @@ class NetBoxSource:
         _, date = self._get("status")
         return _iso(date)
 
-    def fetch_assets(self, since: str | None = None, progress: Progress | None = None) -> tuple[list[Asset], str]:
+    def fetch_assets(self, since: str | None = None, progress: ProgressFn | None = None) -> tuple[list[Asset], str]:
         """All devices and VMs (or those changed at or after `since`), plus the server time at the start."""
         started = self.server_time()
         assets: list[Asset] = []
-        for kind in ENDPOINTS:
+        for kind, endpoint in ENDPOINTS.items():
             params: dict[str, Any] = {"fields": FIELDS[kind], "ordering": "id"}
             if since:
                 params["last_updated__gte"] = since
-            assets.extend(asset_from_record(kind, r) for r in self._paged(ENDPOINTS[kind], params, progress))
+            assets.extend(asset_from_record(kind, r) for r in self._paged(endpoint, params, progress))
         return assets, started
 
     def asset_ids(self) -> set[tuple[str, int]]:
@@ -192,7 +189,7 @@ class NetBoxSource:
         return ids
 
     def count_assets(self) -> dict[str, int]:
-        out = {}
+        out: dict[str, int] = {}
         for kind, ep in ENDPOINTS.items():
             data, _ = self._get(ep, {"limit": 1, "fields": "id"})
             out[kind] = int(data["count"])
@@ -209,7 +206,7 @@ class NetBoxSource:
             raise UnknownDeviceError(f"no {kind} named {name!r}" + (f" for client {client!r}" if client else ""))
         return asset_from_record(kind, results[0])
 
-    def _paged(self, path: str, params: dict[str, Any], progress: Progress | None) -> list[dict[str, Any]]:
+    def _paged(self, path: str, params: dict[str, Any], progress: ProgressFn | None) -> list[dict[str, Any]]:
         size = self.settings.page_size
         first, _ = self._get(path, {**params, "limit": size, "offset": 0})
         total = int(first.get("count") or 0)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -17,7 +17,9 @@ from mspctl.errors import ExitCode, MspctlError
 from mspctl.redact import RedactingFilter, redact
 from mspctl.settings import Settings, load_settings
 
-F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:
+    from mspctl.inventory.service import InventoryService, Mode
+    from mspctl.model import ProgressFn
 
 
 @dataclass
@@ -28,7 +30,7 @@ class App:
     config_file: Path | None
     output: str = "table"
     debug: bool = False
-    mode: str = "auto"  # auto | refresh | offline
+    mode: Mode = "auto"
     _settings: Settings | None = field(default=None, repr=False)
 
     @property
@@ -39,14 +41,14 @@ class App:
                 click.echo("Warning: TLS certificate verification is OFF for NetBox (--insecure).", err=True)
         return self._settings
 
-    def inventory(self) -> Any:
+    def inventory(self) -> InventoryService:
         """The inventory service for these settings (see mspctl.inventory.service.open_inventory)."""
         from mspctl.inventory.service import open_inventory
 
         return open_inventory(self.settings, offline=self.mode == "offline")
 
     @contextmanager
-    def progress(self, description: str) -> Iterator[Callable[[str, int, int], None] | None]:
+    def progress(self, description: str) -> Iterator[ProgressFn | None]:
         """A progress callback drawing a bar on stderr when it is a terminal; None otherwise."""
         if not sys.stderr.isatty():
             yield None
@@ -68,7 +70,7 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
-def output_option(func: F) -> F:
+def output_option[F: Callable[..., Any]](func: F) -> F:
     """`-o/--output` on a subcommand, overriding the global one."""
 
     def callback(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
@@ -111,7 +113,8 @@ class MspctlGroup(click.Group):
 @click.option("--netbox-url", metavar="URL", help="NetBox URL. Env: NETBOX_API or MSPCTL_NETBOX_URL.")
 @click.option("--netbox-token", metavar="TOKEN",
               help="NetBox API token. Prefer the env: NETBOX_TOKEN or MSPCTL_NETBOX_TOKEN.")
-@click.option("--insecure", is_flag=True, default=None, help="Do not verify NetBox's TLS certificate (prints a warning).")
+@click.option("--insecure", is_flag=True, default=None,
+              help="Do not verify NetBox's TLS certificate (prints a warning).")
 @click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), envvar="MSPCTL_OUTPUT",
               default="table", show_default=True, help="Output format. Env: MSPCTL_OUTPUT.")
 @click.option("--refresh", "mode", flag_value="refresh", help="Re-read the whole inventory from NetBox.")
@@ -142,7 +145,7 @@ def main(ctx: click.Context, config_file: Path | None, netbox_url: str | None, n
 
         register_secret(netbox_token)
     ctx.obj = App(overrides=overrides, config_file=config_file, output=output, debug=debug,
-                  mode=mode or "auto")
+                  mode=cast("Mode", mode or "auto"))
     _setup_logging(debug)
 
 

@@ -61,7 +61,7 @@ def evidence_line(inv: Inventory) -> str:
 @pass_app
 def clients_cmd(app: App) -> None:
     """List the clients (NetBox tenants) with their device and VM counts."""
-    clients = app.inventory().clients(app.mode)  # type: ignore[arg-type]
+    clients = app.inventory().clients(app.mode)
     data = [c.to_dict() for c in clients]
     rows = [{**d, "sla": c.custom_fields.get("sla_tier"),
              "credentials": c.settings.credentials if c.settings else None,
@@ -80,7 +80,7 @@ def inventory_group() -> None:
 @scope_options
 @output_option
 @pass_app
-def list_cmd(app: App, **flt: Any) -> None:
+def list_cmd(app: App, /, **flt: Any) -> None:
     """List a client's devices and VMs.
 
     \b
@@ -91,9 +91,10 @@ def list_cmd(app: App, **flt: Any) -> None:
     """
     selection = build_filter(**flt)
     with app.progress("fetching") as progress:
-        inv = app.inventory().select(selection, app.mode, progress)  # type: ignore[arg-type]
-    data = {"evidence": inv.evidence, "count": len(inv.assets), "assets": [a.to_dict() for a in inv.assets]}
-    render(data, app.output, rows=data["assets"], columns=ASSET_COLUMNS, footer=evidence_line(inv))
+        inv = app.inventory().select(selection, app.mode, progress)
+    assets = [a.to_dict() for a in inv.assets]
+    data = {"evidence": inv.evidence, "count": len(assets), "assets": assets}
+    render(data, app.output, rows=assets, columns=ASSET_COLUMNS, footer=evidence_line(inv))
 
 
 @inventory_group.command("show")
@@ -106,7 +107,7 @@ def show_cmd(app: App, name: str, client: str | None) -> None:
     service = app.inventory()
     if client:
         client = service.resolve_clients([client], service.clients(app.mode))[0]
-    asset = service.show(name, client, app.mode)  # type: ignore[arg-type]
+    asset = service.show(name, client, app.mode)
     data = asset.to_dict()
     if app.output != "table":
         render(data, app.output)
@@ -126,7 +127,7 @@ def show_cmd(app: App, name: str, client: str | None) -> None:
               help="ansible: `ansible-inventory --list` JSON; ansible-yaml: a YAML inventory file; json: records.")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write to FILE (atomically).")
 @pass_app
-def export_cmd(app: App, fmt: str, out: Path | None, **flt: Any) -> None:
+def export_cmd(app: App, /, fmt: str, out: Path | None, **flt: Any) -> None:
     """Export an inventory for Ansible (JSON or YAML) or as records.
 
     \b
@@ -139,7 +140,7 @@ def export_cmd(app: App, fmt: str, out: Path | None, **flt: Any) -> None:
 
     selection = build_filter(**flt)
     with app.progress("fetching") as progress:
-        inv = app.inventory().select(selection, app.mode, progress)  # type: ignore[arg-type]
+        inv = app.inventory().select(selection, app.mode, progress)
     platforms = PlatformMap(app.settings.platforms)
     if fmt == "ansible":
         text = to_json(to_ansible_list(inv.assets, platforms), indent=None) + "\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from mspctl.cli.app import App, output_option, pass_app
@@ -20,7 +22,7 @@ def settings_group() -> None:
 def show_cmd(app: App) -> None:
     """Print the effective settings, their sources, and the precedence used."""
     s = app.settings
-    data = {
+    data: dict[str, Any] = {
         "netbox": {"url": s.netbox.url, "token": MASK if s.netbox.token else None,
                    "verify_tls": s.netbox.verify_tls, "timeout": s.netbox.timeout,
                    "page_size": s.netbox.page_size, "workers": s.netbox.workers},

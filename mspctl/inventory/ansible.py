@@ -36,13 +36,13 @@ def host_vars(asset: Asset, platforms: PlatformMap) -> dict[str, Any]:
     if info.ansible_connection:
         hv["ansible_connection"] = info.ansible_connection
     if asset.serial:
-        hv["serial"] = asset.serial
+        hv["serial_number"] = asset.serial  # `serial` is reserved by Ansible
     if asset.device_type:
         hv["device_type"] = asset.device_type
     if asset.cluster:
         hv["cluster"] = asset.cluster
     if asset.tags:
-        hv["tags"] = list(asset.tags)
+        hv["netbox_tags"] = list(asset.tags)  # `tags` is reserved by Ansible
     if asset.custom_fields:
         hv["custom_fields"] = asset.custom_fields
     if asset.config_context is not None:
@@ -57,7 +57,7 @@ def host_names(assets: Sequence[Asset]) -> list[str]:
         counts[a.name] = counts.get(a.name, 0) + 1
     names, seen = [], set()
     for a in assets:
-        name = a.name if counts[a.name] == 1 else f"{a.name}@{a.client}"
+        name = a.name if counts[a.name] == 1 else f"{a.name}@{a.client or 'no-client'}"
         if name in seen:
             name = f"{name}#{a.id}"
         seen.add(name)

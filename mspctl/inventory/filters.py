@@ -105,8 +105,8 @@ class LimitPattern:
         # ':' separates terms too, but not inside a regex term (which may contain it).
         raw_terms = [t for chunk in pattern.split(",") for t in
                      ([chunk] if chunk.lstrip("&!").startswith("~") else chunk.split(":"))]
-        for raw in raw_terms:
-            raw = raw.strip()
+        for term in raw_terms:
+            raw = term.strip()
             if not raw:
                 continue
             op = raw[0] if raw[0] in "&!" else ""

@@ -61,7 +61,7 @@ class PlatformMap:
         network_os = over.get("ansible_network_os", base.ansible_network_os)
         connection = over.get("ansible_connection", base.ansible_connection)
         network = bool(network_os) or (base.network and netmiko != "linux")
-        if network and connection is None:
+        if network_os and connection is None:
             connection = "ansible.netcommon.network_cli"
         return PlatformInfo(netmiko, network_os, connection, network)
 
@@ -74,5 +74,7 @@ class PlatformMap:
         normalised = key if key in netmiko_rev else netmiko_fwd.get(key)
         if normalised is None:
             return UNKNOWN
-        return PlatformInfo(netmiko_rev.get(normalised), ansible_rev.get(normalised),
-                            "ansible.netcommon.network_cli", True)
+        network_os = ansible_rev.get(normalised)
+        # network_cli without a network OS fails in Ansible; leave it to a [platforms] override.
+        return PlatformInfo(netmiko_rev.get(normalised), network_os,
+                            "ansible.netcommon.network_cli" if network_os else None, True)

@@ -18,14 +18,10 @@ from typing import Literal, Protocol
 from mspctl.adapters.cache import InventoryCache
 from mspctl.errors import NoMatchError, OfflineCacheMissError, UnknownClientError, UnknownDeviceError
 from mspctl.inventory.filters import AssetFilter
-from mspctl.model import Asset, AssetKind, Client, ClientSettings, Evidence, Inventory
+from mspctl.model import Asset, AssetKind, Client, ClientSettings, Evidence, Inventory, ProgressFn
 from mspctl.settings import Settings
 
 Mode = Literal["auto", "refresh", "offline"]
-
-
-class ProgressFn(Protocol):
-    def __call__(self, what: str, done: int, total: int) -> None: ...
 
 
 class InventorySource(Protocol):
@@ -118,8 +114,9 @@ class InventoryService:
             tenant = by_key.get(name, name)
             if tenant not in slugs:
                 close = sorted(s for s in slugs if name[:3] in s)[:5]
+                similar = f"; similar: {', '.join(close)}" if close else ""
                 raise UnknownClientError(f"unknown client {name!r}: no NetBox tenant with that slug",
-                                         hint="see `mspctl clients`" + (f"; similar: {', '.join(close)}" if close else ""))
+                                         hint=f"see `mspctl clients`{similar}")
             out.append(tenant)
         return tuple(out)
 

@@ -1,0 +1,67 @@
+"""Shared fixtures: the real lab (started once per session) and the CLI runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/lab/" in item.nodeid.replace(os.sep, "/"):
+            item.add_marker(pytest.mark.lab)
+
+
+@dataclass(frozen=True)
+class LabNetBox:
+    url: str
+    token: str
+    no_permission_token: str
+
+
+@pytest.fixture(scope="session")
+def lab_netbox() -> LabNetBox:
+    """The lab's real NetBox with the demo data set, reloaded fresh once per test session."""
+    proc = subprocess.run([sys.executable, "-m", "lab", "up", "--dataset", "demo", "--fresh", "--json"],
+                          cwd=REPO, capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        pytest.fail(f"lab up failed ({proc.returncode}):\n{proc.stderr[-4000:]}", pytrace=False)
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    return LabNetBox(info["url"], info["token"], info["no_permission_token"])
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+Invoke = Callable[..., Result]
+
+
+@pytest.fixture
+def mspctl(runner: CliRunner, lab_netbox: LabNetBox, tmp_path: Path,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[Invoke]:
+    """Run the real CLI against the lab NetBox with a private cache; returns click's Result."""
+    from mspctl.cli import main
+
+    monkeypatch.chdir(REPO)
+    for var in list(os.environ):
+        if var.startswith(("MSPCTL_", "NETBOX_")):
+            monkeypatch.delenv(var)
+    base_env = {"NETBOX_API": lab_netbox.url, "NETBOX_TOKEN": lab_netbox.token,
+                "MSPCTL_CACHE_PATH": str(tmp_path / "cache"), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+
+    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+        return runner.invoke(main, list(args), env={**base_env, **(env or {})}, catch_exceptions=False)
+
+    yield invoke
