@@ -35,6 +35,7 @@ class NetBoxSettings:
     timeout: float = 30.0
     page_size: int = 1000
     workers: int = 4
+    graphql: bool = True  # full reads through GraphQL; false forces REST (e.g. GRAPHQL_ENABLED off)
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def find_repo_file(start: Path) -> Path | None:
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "netbox": {"url": str, "token": str, "verify_tls": bool, "timeout": (int, float),
-               "page_size": int, "workers": int},
+               "page_size": int, "workers": int, "graphql": bool},
     "cache": {"path": str, "ttl": (int, str)},
     "inventory": {"clients_file": str},
 }

@@ -64,7 +64,7 @@ class InventoryCache:
         return SyncState(float(synced), since)
 
     def assets(self) -> list[Asset]:
-        rows = self._db.execute("SELECT data FROM assets ORDER BY kind, id").fetchall()
+        rows = self._db.execute("SELECT data FROM assets").fetchall()
         return [Asset.from_dict(json.loads(r[0])) for r in rows]
 
     def ids(self) -> set[tuple[str, int]]:

@@ -1,8 +1,10 @@
 """NetBox adapter: the only module that talks to NetBox (through pynetbox and its HTTP session).
 
-Bulk reads ask only for the fields mspctl uses (``fields=``, which also leaves out the costly
-config context) and fetch pages in parallel (MAX_PAGE_SIZE is 1,000 here). Single records
-(``inventory show``) go through pynetbox's endpoints with the merged config context.
+A full read goes through GraphQL, asking only for the fields mspctl uses, with pages fetched in
+parallel (MAX_PAGE_SIZE is 1,000). REST with ``fields=`` costs NetBox about 40 % more server
+time for the same rows, because its nested "brief" objects carry counts; it remains the path
+for delta reads (``last_updated__gte``), counts, and NetBoxes with GraphQL turned off. Single
+records (``inventory show``) come with their merged config context.
 Every failure becomes an `MspctlError`; the token never appears in a message.
 """
 
@@ -33,6 +35,16 @@ ENDPOINTS: dict[AssetKind, str] = {"device": "dcim/devices", "vm": "virtualizati
 _COMMON = ["id", "name", "tenant", "site", "role", "platform", "status", "primary_ip4", "primary_ip6",
            "serial", "tags", "custom_fields", "last_updated", "cluster"]
 FIELDS: dict[AssetKind, str] = {"device": ",".join([*_COMMON, "device_type"]), "vm": ",".join(_COMMON)}
+_GQL_COMMON = ("id name serial last_updated status tenant { slug } site { slug } role { slug } platform { slug } "
+               "primary_ip4 { address } primary_ip6 { address } cluster { name } tags { slug } custom_fields")
+GRAPHQL: dict[AssetKind, tuple[str, str]] = {
+    "device": ("device_list", _GQL_COMMON + " device_type { slug manufacturer { slug } }"),
+    "vm": ("virtual_machine_list", _GQL_COMMON),
+}
+
+
+class _GraphQLUnavailable(Exception):
+    """GraphQL is turned off or refused the query: fall back to REST."""
 
 
 def _slug(obj: Any, key: str = "slug") -> str | None:
@@ -42,7 +54,7 @@ def _slug(obj: Any, key: str = "slug") -> str | None:
 
 
 def asset_from_record(kind: AssetKind, rec: dict[str, Any]) -> Asset:
-    """Translate a NetBox REST record (full or ``fields=``-trimmed) into an Asset."""
+    """Translate a NetBox REST record (full or ``fields=``-trimmed) or GraphQL record into an Asset."""
     ip = rec.get("primary_ip4") or rec.get("primary_ip6")
     status = rec.get("status")
     dtype = rec.get("device_type") or None
@@ -63,7 +75,8 @@ def asset_from_record(kind: AssetKind, rec: dict[str, Any]) -> Asset:
         tags=tuple(sorted(t["slug"] for t in rec.get("tags") or [])),
         custom_fields={k: v for k, v in (rec.get("custom_fields") or {}).items() if v is not None},
         config_context=rec.get("config_context"),
-        last_updated=rec.get("last_updated"),
+        # REST says ...Z, GraphQL ...+00:00: one spelling, so records compare equal across paths.
+        last_updated=str(rec["last_updated"]).replace("+00:00", "Z") if rec.get("last_updated") else None,
     )
 
 
@@ -174,6 +187,11 @@ class NetBoxSource:
     def fetch_assets(self, since: str | None = None, progress: ProgressFn | None = None) -> tuple[list[Asset], str]:
         """All devices and VMs (or those changed at or after `since`), plus the server time at the start."""
         started = self.server_time()
+        if since is None and self.settings.graphql:
+            try:
+                return self._fetch_all_graphql(progress), started
+            except _GraphQLUnavailable:
+                pass
         assets: list[Asset] = []
         for kind, endpoint in ENDPOINTS.items():
             params: dict[str, Any] = {"fields": FIELDS[kind], "ordering": "id"}
@@ -181,6 +199,38 @@ class NetBoxSource:
                 params["last_updated__gte"] = since
             assets.extend(asset_from_record(kind, r) for r in self._paged(endpoint, params, progress))
         return assets, started
+
+    def _fetch_all_graphql(self, progress: ProgressFn | None) -> list[Asset]:
+        counts = self.count_assets()
+        size = self.settings.page_size
+        jobs = [(kind, off) for kind in GRAPHQL for off in range(0, counts[kind], size)]
+        total, done = sum(counts.values()), 0
+        assets: list[Asset] = []
+        with ThreadPoolExecutor(max_workers=max(1, self.settings.workers)) as pool:
+            for kind, rows in pool.map(lambda job: (job[0], self._graphql_page(job[0], job[1], size)), jobs):
+                assets.extend(asset_from_record(kind, r) for r in rows)
+                done += len(rows)
+                if progress:
+                    progress("devices and VMs", done, total)
+        return assets
+
+    def _graphql_page(self, kind: AssetKind, offset: int, limit: int) -> list[dict[str, Any]]:
+        import requests
+
+        field, selection = GRAPHQL[kind]
+        query = f"query {{ {field}(pagination: {{offset: {offset}, limit: {limit}}}) {{ {selection} }} }}"
+        try:
+            resp = self.session.post(f"{self.url}/graphql/", json={"query": query}, timeout=self.settings.timeout)
+        except requests.exceptions.RequestException:
+            raise _GraphQLUnavailable from None
+        if resp.status_code in (401, 403):
+            self._check(resp, "graphql", None)  # raises the auth error
+        if resp.status_code != 200:
+            raise _GraphQLUnavailable
+        body = self._check(resp, "graphql", None)
+        if body.get("errors") or not isinstance(body.get("data"), dict):
+            raise _GraphQLUnavailable
+        return list(body["data"].get(field) or [])
 
     def asset_ids(self) -> set[tuple[str, int]]:
         ids: set[tuple[str, int]] = set()

@@ -25,7 +25,8 @@ def show_cmd(app: App) -> None:
     data: dict[str, Any] = {
         "netbox": {"url": s.netbox.url, "token": MASK if s.netbox.token else None,
                    "verify_tls": s.netbox.verify_tls, "timeout": s.netbox.timeout,
-                   "page_size": s.netbox.page_size, "workers": s.netbox.workers},
+                   "page_size": s.netbox.page_size, "workers": s.netbox.workers,
+                   "graphql": s.netbox.graphql},
         "cache": {"path": str(s.cache.path), "ttl": s.cache.ttl},
         "repo": str(s.repo),
         "clients_file": str(s.clients_path),

@@ -42,6 +42,11 @@ class InventorySource(Protocol):
     def fetch_asset(self, kind: AssetKind, name: str, client: str | None = None) -> Asset: ...
 
 
+def _ordered(assets: list[Asset]) -> list[Asset]:
+    """The one order every output uses, whatever path the data took: client, then name."""
+    return sorted(assets, key=lambda a: (a.client or "", a.name, a.kind, a.id))
+
+
 class InventoryService:
     def __init__(self, source: InventorySource | None, cache: InventoryCache, ttl: int,
                  client_settings: Sequence[ClientSettings] = ()) -> None:
@@ -70,7 +75,7 @@ class InventoryService:
             return self._delta(source, state.since, progress)
         assets, started = source.fetch_assets(None, progress)
         self.cache.replace_all(assets, source.clients(), started)
-        return Inventory(assets, Evidence("netbox", datetime.now(UTC), 0.0), changed=len(assets))
+        return Inventory(_ordered(assets), Evidence("netbox", datetime.now(UTC), 0.0), changed=len(assets))
 
     def _delta(self, source: InventorySource, since: str, progress: ProgressFn | None) -> Inventory:
         changed, started = source.fetch_assets(since, progress)
@@ -94,7 +99,7 @@ class InventoryService:
 
     def _from_cache(self, source: Literal["cache", "cache-delta"], synced_at: float) -> Inventory:
         fetched = datetime.fromtimestamp(synced_at, UTC)
-        return Inventory(self.cache.assets(), Evidence(source, fetched, max(0.0, time.time() - synced_at)))
+        return Inventory(_ordered(self.cache.assets()), Evidence(source, fetched, max(0.0, time.time() - synced_at)))
 
     # -- clients ------------------------------------------------------------------------------
     def clients(self, mode: Mode = "auto") -> list[Client]:
