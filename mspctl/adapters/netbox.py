@@ -133,7 +133,9 @@ class NetBoxSource:
 
         url = f"{self.url}/api/{path}/"
         try:
-            resp = self.session.get(url, params=params, timeout=self.settings.timeout)
+            # verify per request: a session-level False loses to REQUESTS_CA_BUNDLE in requests.
+            resp = self.session.get(url, params=params, timeout=self.settings.timeout,
+                                    verify=self.settings.verify_tls)
         except requests.exceptions.SSLError as exc:
             raise NetBoxUnreachableError(f"TLS verification failed for {self.url}: {type(exc).__name__}",
                                          hint="fix the certificate, or pass --insecure for a lab") from None
@@ -220,7 +222,8 @@ class NetBoxSource:
         field, selection = GRAPHQL[kind]
         query = f"query {{ {field}(pagination: {{offset: {offset}, limit: {limit}}}) {{ {selection} }} }}"
         try:
-            resp = self.session.post(f"{self.url}/graphql/", json={"query": query}, timeout=self.settings.timeout)
+            resp = self.session.post(f"{self.url}/graphql/", json={"query": query}, timeout=self.settings.timeout,
+                                     verify=self.settings.verify_tls)
         except requests.exceptions.RequestException:
             raise _GraphQLUnavailable from None
         if resp.status_code in (401, 403):
