@@ -30,6 +30,24 @@ class BenchError(Exception):
     """A failure that makes the benchmark meaningless (the caller exits non-zero)."""
 
 
+_deadline: float | None = None
+
+
+def set_budget(seconds: float) -> None:
+    """Bound every later measured run so that they all end within `seconds` from now."""
+    global _deadline  # noqa: PLW0603
+    _deadline = time.monotonic() + seconds
+
+
+def remaining(timeout: float) -> float:
+    if _deadline is None:
+        return timeout
+    left = _deadline - time.monotonic()
+    if left <= 0:
+        raise BenchError("the time budget is used up (see --budget)")
+    return min(timeout, left)
+
+
 def ensure_venv_python() -> None:
     """Re-run this script with the project's venv interpreter when started with another one."""
     venv_python = VENV_BIN / "python"
@@ -106,6 +124,7 @@ class Run:
 def run_measured(cmd: Sequence[str], *, env: Mapping[str, str], cwd: Path, stdout: Path,
                  timeout: float) -> Run:
     """Run `cmd` with stdout to a file and return its wall time and rusage (from os.wait4)."""
+    timeout = remaining(timeout)
     with stdout.open("wb") as out:
         start = time.perf_counter()
         proc = subprocess.Popen(list(cmd), env=dict(env), cwd=cwd, stdout=out, stderr=subprocess.PIPE,

@@ -67,10 +67,18 @@ def setup(cache: Path = BENCH_CACHE) -> NbInventory:
     return NbInventory(collections, pydeps, version)
 
 
-def write_config(folder: Path, token: str) -> Path:
-    """The nb_inventory source file. The token stays in the environment, read by a lookup."""
+def write_config(folder: Path, token: str, omit_config_context: bool = False) -> Path:
+    """The nb_inventory source file. The token stays in the environment, read by a lookup.
+
+    `config_context: false` makes the plugin send ``exclude=config_context``, which NetBox 4.7
+    no longer knows (only ``omit=`` is left): NetBox still renders every device's config context
+    and the plugin still puts it in the host vars. With `omit_config_context` the file also
+    passes ``omit=config_context`` through the query filters: the plugin as a tuned user runs it.
+    """
     scheme = "Bearer" if token.startswith("nbt_") else "Token"
-    path = folder / "bench.nb_inventory.yml"
+    path = folder / ("bench-omit.nb_inventory.yml" if omit_config_context else "bench.nb_inventory.yml")
+    omit = ("device_query_filters: [{omit: config_context}]\n"
+            "vm_query_filters: [{omit: config_context}]\n") if omit_config_context else ""
     path.write_text(f"""\
 plugin: netbox.netbox.nb_inventory
 # api_endpoint comes from $NETBOX_API
@@ -83,7 +91,7 @@ interfaces: false
 virtual_chassis_name: false
 group_by: [tenants, sites, device_roles, platforms, tags]
 # ansible_host comes from primary_ip4 (the plugin's default); devices and VMs both
-""")
+{omit}""")
     return path
 
 

@@ -131,7 +131,8 @@ def _probe_server(api: str, token: str, page_size: int, workers: int) -> dict[st
         for label, (method, params) in shapes.items():
             start = time.perf_counter()
             if method == "GET":
-                resp = s.get(url, params={**params, "limit": page_size, "offset": page_size}, timeout=120)
+                query: dict[str, Any] = {**params, "limit": page_size, "offset": page_size}
+                resp = s.get(url, params=query, timeout=120)
             else:
                 q = f"query {{ {gql[0]}(pagination: {{offset: {page_size}, limit: {page_size}}}) {{ {gql[1]} }} }}"
                 resp = s.post(f"{api}/graphql/", json={"query": q}, timeout=120)
@@ -140,12 +141,14 @@ def _probe_server(api: str, token: str, page_size: int, workers: int) -> dict[st
     for label in shapes:
         out["shapes"][label] = {"median_s": statistics.median(walls[label]), "min_s": min(walls[label]),
                                 "bytes": sizes[label]}
-    total = int(s.get(url, params={"limit": 1, "fields": "id"}, timeout=60).json()["count"])
+    count_query: dict[str, Any] = {"limit": 1, "fields": "id"}
+    total = int(s.get(url, params=count_query, timeout=60).json()["count"])
     offsets = list(range(0, total, page_size))
     out["device_pages"] = len(offsets)
 
     def page(off: int) -> None:
-        s.get(url, params={"fields": fields, "limit": page_size, "offset": off}, timeout=120)
+        query: dict[str, Any] = {"fields": fields, "limit": page_size, "offset": off}
+        s.get(url, params=query, timeout=120)
 
     out["parallel"] = {}
     for n in sorted({1, 2, workers}):

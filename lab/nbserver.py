@@ -272,7 +272,8 @@ def start_gunicorn(dataset: str, workers: int) -> None:
     log(f"NetBox: starting gunicorn on {url(dataset)} with {workers} workers")
     run([str(VENV / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
          "--timeout", "600", "--no-control-socket", "--daemon", "--pid", str(pidfile(dataset)),
-         "--error-logfile", str(root(dataset) / "gunicorn.log"), "netbox.wsgi"], env=netbox_env(dataset))
+         "--error-logfile", str(root(dataset) / "gunicorn.log"), "--config", str(HERE / "gunicorn_conf.py"),
+         "netbox.wsgi"], env=netbox_env(dataset))
 
 
 def wait_ready(state: dict[str, str], dataset: str, timeout: float = 120.0) -> None:

@@ -11,8 +11,9 @@ Modes:
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Literal, Protocol
 
 from mspctl.adapters.cache import InventoryCache
@@ -33,9 +34,13 @@ class InventorySource(Protocol):
     def clients(self) -> list[Client]: ...
 
     def fetch_assets(self, since: str | None = None,
-                     progress: ProgressFn | None = None) -> tuple[list[Asset], str]: ...
+                     progress: ProgressFn | None = None) -> tuple[list[Asset], str]:
+        """Every asset, plus a sync mark: the source's clock at the start, as `fetch_changes` takes it."""
+        ...
 
-    def count_assets(self) -> dict[str, int]: ...
+    def fetch_changes(self, since: str) -> tuple[list[Asset], dict[str, int], str]:
+        """Assets changed at or after `since`, the current count per kind, and the next sync mark."""
+        ...
 
     def asset_ids(self) -> set[tuple[str, int]]: ...
 
@@ -49,11 +54,20 @@ def _ordered(assets: list[Asset]) -> list[Asset]:
 
 class InventoryService:
     def __init__(self, source: InventorySource | None, cache: InventoryCache, ttl: int,
-                 client_settings: Sequence[ClientSettings] = ()) -> None:
+                 client_settings: Sequence[ClientSettings] | Callable[[], Sequence[ClientSettings]] = ()) -> None:
+        """`client_settings` may be a loader: clients.yml is then read only when a command needs it."""
         self.source = source
         self.cache = cache
         self.ttl = ttl
-        self.client_settings = {c.tenant: c for c in client_settings}
+        self._client_settings = client_settings
+        self._by_tenant: dict[str, ClientSettings] | None = None
+
+    @property
+    def client_settings(self) -> dict[str, ClientSettings]:
+        if self._by_tenant is None:
+            loaded = self._client_settings() if callable(self._client_settings) else self._client_settings
+            self._by_tenant = {c.tenant: c for c in loaded}
+        return self._by_tenant
 
     def _require_source(self) -> InventorySource:
         if self.source is None:
@@ -78,10 +92,9 @@ class InventoryService:
         return Inventory(_ordered(assets), Evidence("netbox", datetime.now(UTC), 0.0), changed=len(assets))
 
     def _delta(self, source: InventorySource, since: str, progress: ProgressFn | None) -> Inventory:
-        changed, started = source.fetch_assets(since, progress)
+        changed, counts, started = source.fetch_changes(since)
         known = self.cache.ids()
         new = [a for a in changed if (a.kind, a.id) not in known]
-        counts = source.count_assets()
         cached = self.cache.counts()
         expected = {k: cached.get(k, 0) + sum(1 for a in new if a.kind == k) for k in counts}
         removed: set[tuple[str, int]] = set()
@@ -163,7 +176,11 @@ class InventoryService:
 def open_inventory(settings: Settings, *, offline: bool = False) -> InventoryService:
     """Wire the service from settings: the NetBox source (unless offline), the cache, clients.yml."""
     from mspctl.adapters.netbox import NetBoxSource
-    from mspctl.repo import load_clients_file
+
+    def load_clients_file(path: Path) -> list[ClientSettings]:
+        from mspctl.repo import load_clients_file as load  # defers yaml: a warm export needs none
+
+        return load(path)
 
     url = settings.netbox.url
     if not url:
@@ -173,4 +190,4 @@ def open_inventory(settings: Settings, *, offline: bool = False) -> InventorySer
                           hint="set NETBOX_API, --netbox-url, or [netbox] url in mspctl.toml")
     source = None if offline else NetBoxSource(settings.netbox)
     cache = InventoryCache(settings.cache.path, url)
-    return InventoryService(source, cache, settings.cache.ttl, load_clients_file(settings.clients_path))
+    return InventoryService(source, cache, settings.cache.ttl, lambda: load_clients_file(settings.clients_path))

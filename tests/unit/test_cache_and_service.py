@@ -74,8 +74,13 @@ class FakeSource:
         return sorted(out, key=lambda a: (a.kind, a.id)), started
 
     def count_assets(self) -> dict[str, int]:
-        self.calls.append(("count_assets", None))
         return {k: sum(1 for kind, _ in self._assets if kind == k) for k in ("device", "vm")}
+
+    def fetch_changes(self, since: str) -> tuple[list[Asset], dict[str, int], str]:
+        self.calls.append(("fetch_changes", since))
+        started = self._tick()
+        out = [a for a in self._assets.values() if (a.last_updated or "") >= since]
+        return sorted(out, key=lambda a: (a.kind, a.id)), self.count_assets(), started
 
     def asset_ids(self) -> set[tuple[str, int]]:
         self.calls.append(("asset_ids", None))
@@ -250,7 +255,7 @@ def test_auto_past_ttl_asks_for_a_delta_since_the_last_server_time(
     source.calls.clear()
     source.upsert(replace(initial[0], name="acme-rtr1-renamed"))
     inv = svc.load("auto")
-    assert source.called("fetch_assets") == [since]
+    assert source.called("fetch_changes") == [since]
     assert inv.evidence.source == "cache-delta"
     assert (inv.changed, inv.removed) == (1, 0)
     assert "acme-rtr1-renamed@acme" in names(inv.assets)
