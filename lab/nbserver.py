@@ -32,10 +32,13 @@ from lab import services
 from lab.services import log, run
 
 NETBOX_VERSION = os.environ.get("MSPCTL_LAB_NETBOX_VERSION", "4.7.3")
-LAB_HOME = Path(os.environ.get("MSPCTL_LAB_HOME", Path.home() / ".cache" / "mspctl-lab"))
+LAB_HOME = Path(os.environ.get("MSPCTL_LAB_HOME", Path.home() / ".cache" / "mspctl-lab")).expanduser().resolve()
 # Each data set has its own database and server, so benchmarks and tests can run side by side.
 BASE_PORT = int(os.environ.get("MSPCTL_LAB_NETBOX_PORT", "18080"))
-DB_USER = "mspctl_lab"
+_DEFAULT_HOME = Path.home() / ".cache" / "mspctl-lab"
+# Two lab homes on one machine (a CI clone beside a developer's lab) must not share databases.
+DB_USER = "mspctl_lab" if LAB_HOME == _DEFAULT_HOME else \
+    f"mspctl_lab_{hashlib.sha256(str(LAB_HOME).encode()).hexdigest()[:6]}"
 HERE = Path(__file__).resolve().parent
 SEEDS = {"demo": [HERE / "seed_common.py", HERE / "seed_demo.py"],
          "bench": [HERE / "seed_common.py", HERE / "seed_demo.py", HERE / "seed_bench.py"]}
@@ -47,7 +50,7 @@ DUMPS = LAB_HOME / "dumps"
 
 
 def db_name(dataset: str) -> str:
-    return f"mspctl_lab_{dataset}"
+    return f"{DB_USER}_{dataset}"
 
 
 def url(dataset: str) -> str:
