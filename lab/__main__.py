@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     p_down = sub.add_parser("down", help="stop NetBox (PostgreSQL and Redis stay up for reuse)")
     p_down.add_argument("--dataset", choices=sorted(netbox.SEEDS), default=None, help="default: every data set")
     sub.add_parser("status", help="print the lab's state; exit 1 when NetBox is not running")
+    p_net = sub.add_parser("network", help="the demo network: simulated IOS/EOS devices with seeded drift")
+    p_net.add_argument("action", choices=["up", "down"])
+    p_net.add_argument("--json", action="store_true", help="print the lab settings as JSON on stdout")
     p_env = sub.add_parser("env", help="print NETBOX_API/NETBOX_TOKEN exports for a data set's NetBox")
     p_env.add_argument("--dataset", choices=sorted(netbox.SEEDS), default="demo")
     args = parser.parse_args(argv)
@@ -32,6 +35,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.cmd == "down":
         netbox.down(args.dataset)
+        return 0
+    if args.cmd == "network":
+        from lab import network
+
+        if args.action == "down":
+            network.down()
+            return 0
+        info = network.up()
+        if args.json:
+            print(json.dumps(info))
         return 0
     if args.cmd == "env":
         print(netbox.write_env_file(netbox.load_state(), args.dataset).read_text(), end="")

@@ -63,7 +63,8 @@ CLIENTS = {
             ("acme-core-sw1", "acme-hq", "core-switch", "c9300-48p", "cisco_ios", "FCW2231L0AC", "127.20.1.1", "active", ["critical"], "network"),
             ("acme-edge-rtr1", "acme-hq", "router", "isr4331", "cisco_ios", "FDO2140A0XY", "127.20.1.2", "active", ["critical", "pci"], "network"),
             ("acme-dist-sw1", "acme-plant", "access-switch", "dcs-7050sx3", "arista_eos", "JPE19181234", "127.20.1.3", "active", [], "network"),
-            ("acme-fw1", "acme-hq", "firewall", "srx345", "juniper_junos", "CY0218AF0042", "127.20.1.4", "active", ["pci"], "network"),
+            # offline: being replaced (and the lab simulates no Junos), so device runs skip it by default
+            ("acme-fw1", "acme-hq", "firewall", "srx345", "juniper_junos", "CY0218AF0042", "127.20.1.4", "offline", ["pci"], "network"),
             ("acme-backup01", "acme-hq", "server", "poweredge-r650", "debian", "7XK2HJ3", "127.30.1.10", "active", ["backup-exempt"], "servers-b"),
         ],
         "vms": [

@@ -99,6 +99,28 @@ class Asset:
 
 
 @dataclass(frozen=True, slots=True)
+class Interface:
+    """A device interface as NetBox records it, with its IP addresses (address/prefix)."""
+
+    name: str
+    type: str | None = None
+    enabled: bool = True
+    description: str = ""
+    mtu: int | None = None
+    mode: str | None = None
+    mgmt_only: bool = False
+    addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceDetails:
+    """What rendering needs beyond the inventory record: merged config context and interfaces."""
+
+    config_context: dict[str, Any]
+    interfaces: tuple[Interface, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """Where a result's data came from and how old it is."""
 

@@ -45,22 +45,53 @@ class CacheSettings:
 
 
 @dataclass(frozen=True)
+class DeviceSettings:
+    """How mspctl reaches network devices (Netmiko over SSH)."""
+
+    ssh_port: int = 22
+    workers: int = 16  # devices worked on at once
+    timeout: float = 60.0  # seconds per device, retries included
+    retries: int = 1  # extra attempts on connection errors, with jittered backoff
+
+
+@dataclass(frozen=True)
+class ConfigSettings:
+    """Where the MSP repository keeps templates, compliance features, backups and run records."""
+
+    templates: Path = Path("templates")
+    features: Path = Path("templates/features.yml")
+    backups: Path = field(default_factory=lambda: _default_data_dir() / "backups")  # a git repo, made on first use
+    records: Path = field(default_factory=lambda: _default_cache_dir() / "records.sqlite")
+
+
+@dataclass(frozen=True)
 class Settings:
     netbox: NetBoxSettings = field(default_factory=NetBoxSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
     repo: Path = field(default_factory=Path.cwd)  # the MSP repository root (inventory/, templates/)
     clients_file: Path = Path("inventory/clients.yml")
     platforms: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    sources: tuple[str, ...] = ()  # the files and variables that were read, for `mspctl config show`
+    devices: DeviceSettings = field(default_factory=DeviceSettings)
+    config: ConfigSettings = field(default_factory=ConfigSettings)
+    sources: tuple[str, ...] = ()  # the files and variables that were read, for `mspctl settings show`
+
+    def path(self, p: Path) -> Path:
+        """A repository-relative setting as an absolute path."""
+        return p if p.is_absolute() else self.repo / p
 
     @property
     def clients_path(self) -> Path:
-        return self.clients_file if self.clients_file.is_absolute() else self.repo / self.clients_file
+        return self.path(self.clients_file)
 
 
 # XDG locations are the platform's, not mspctl settings: always read from the process environment.
 def _default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "mspctl"
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "mspctl"
 
 
@@ -82,6 +113,8 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
                "page_size": int, "workers": int, "graphql": bool},
     "cache": {"path": str, "ttl": (int, str)},
     "inventory": {"clients_file": str},
+    "devices": {"ssh_port": int, "workers": int, "timeout": (int, float), "retries": int},
+    "config": {"templates": str, "features": str, "backups": str, "records": str},
 }
 
 
@@ -244,11 +277,22 @@ def load_settings(
         p = Path(os.path.expanduser(cache["path"]))
         cache["path"] = p if p.is_absolute() else repo_root / p
     inv = data.get("inventory", {})
+    if env.get("MSPCTL_DEVICE_PORT"):
+        try:
+            data.setdefault("devices", {})["ssh_port"] = int(env["MSPCTL_DEVICE_PORT"])
+        except ValueError:
+            raise ConfigError(f"environment MSPCTL_DEVICE_PORT={env['MSPCTL_DEVICE_PORT']!r}: not a port") from None
+    cfg = {k: Path(os.path.expanduser(v)) for k, v in data.get("config", {}).items()}
+    for key in ("records", "backups"):  # stores live beside the settings file that names them
+        if key in cfg and not cfg[key].is_absolute():
+            cfg[key] = repo_root / cfg[key]
     return Settings(
         netbox=NetBoxSettings(**nb),
         cache=CacheSettings(**cache),
         repo=repo_root,
         clients_file=Path(inv.get("clients_file", "inventory/clients.yml")),
         platforms=data.get("platforms", {}),
+        devices=DeviceSettings(**data.get("devices", {})),
+        config=ConfigSettings(**cfg),
         sources=tuple(sources),
     )

@@ -59,9 +59,49 @@ def mspctl(runner: CliRunner, lab_netbox: LabNetBox, tmp_path: Path,
         if var.startswith(("MSPCTL_", "NETBOX_")):
             monkeypatch.delenv(var)
     base_env = {"NETBOX_API": lab_netbox.url, "NETBOX_TOKEN": lab_netbox.token,
-                "MSPCTL_CACHE_PATH": str(tmp_path / "cache"), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+                "MSPCTL_CACHE_PATH": str(tmp_path / "cache"), "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
+                "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CACHE_HOME": str(tmp_path / "xdg-cache")}
 
     def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
         return runner.invoke(main, list(args), env={**base_env, **(env or {})}, catch_exceptions=False)
 
     yield invoke
+
+
+@dataclass(frozen=True)
+class LabNetwork:
+    """The demo network: simulated IOS/EOS devices on NetBox's demo primary IPs, with seeded drift."""
+
+    credentials_file: str
+    device_port: str
+    control: str
+
+    def reset(self) -> None:
+        """Every device back to its seeded config and knobs."""
+        from lab.devices.control import ControlClient
+
+        ControlClient(self.control).reset()
+
+
+@pytest.fixture(scope="session")
+def lab_network(lab_netbox: LabNetBox) -> LabNetwork:
+    proc = subprocess.run([sys.executable, "-m", "lab", "network", "up", "--json"], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        pytest.fail(f"lab network up failed ({proc.returncode}):\n{proc.stderr[-4000:]}", pytrace=False)
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    net = LabNetwork(info["credentials_file"], info["device_port"], info["control"])
+    net.reset()
+    return net
+
+
+@pytest.fixture
+def net(mspctl: Invoke, lab_network: LabNetwork) -> Iterator[Invoke]:
+    """`mspctl` with the device credentials and port; every device is reset after the test."""
+
+    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+        return mspctl(*args, env={"MSPCTL_CREDENTIALS_FILE": lab_network.credentials_file,
+                                  "MSPCTL_DEVICE_PORT": lab_network.device_port, **(env or {})})
+
+    yield invoke
+    lab_network.reset()

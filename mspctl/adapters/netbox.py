@@ -25,7 +25,7 @@ from mspctl.errors import (
     NetBoxUnreachableError,
     UnknownDeviceError,
 )
-from mspctl.model import Asset, AssetKind, Client, ProgressFn
+from mspctl.model import Asset, AssetKind, Client, DeviceDetails, Interface, ProgressFn
 from mspctl.redact import redact
 from mspctl.settings import NetBoxSettings
 
@@ -256,6 +256,36 @@ class NetBoxSource:
             raise _GraphQLUnavailable
         return list(body["data"].get(field) or [])
 
+    def fetch_device_details(self, device_ids: list[int]) -> dict[int, DeviceDetails]:
+        """Merged config context and interfaces (with IPs) of many devices, in parallel chunks."""
+        if not device_ids:
+            return {}
+        chunks = [device_ids[i:i + 100] for i in range(0, len(device_ids), 100)]
+        with ThreadPoolExecutor(max_workers=max(1, self.settings.workers)) as pool:
+            ctx_rows = pool.map(lambda c: self._paged("dcim/devices", {"id": c, "fields": "id,config_context"}, None),
+                                chunks)
+            if_rows = pool.map(lambda c: self._paged("dcim/interfaces", {
+                "device_id": c, "fields": "id,device,name,type,enabled,description,mtu,mode,mgmt_only"}, None), chunks)
+            ip_rows = pool.map(lambda c: self._paged("ipam/ip-addresses", {
+                "device_id": c, "fields": "address,assigned_object_type,assigned_object_id"}, None), chunks)
+            contexts = {int(r["id"]): r.get("config_context") or {} for rows in ctx_rows for r in rows}
+            interfaces = [r for rows in if_rows for r in rows]
+            addresses: dict[int, list[str]] = {}
+            for rows in ip_rows:
+                for r in rows:
+                    if r.get("assigned_object_type") == "dcim.interface":
+                        addresses.setdefault(int(r["assigned_object_id"]), []).append(r["address"])
+        per_device: dict[int, list[Interface]] = {}
+        for r in interfaces:
+            mode = r.get("mode")
+            per_device.setdefault(int(r["device"]["id"]), []).append(Interface(
+                name=r["name"], type=_value(r.get("type")), enabled=bool(r.get("enabled", True)),
+                description=r.get("description") or "", mtu=r.get("mtu"), mode=_value(mode),
+                mgmt_only=bool(r.get("mgmt_only")), addresses=tuple(sorted(addresses.get(int(r["id"]), []))),
+            ))
+        return {dev_id: DeviceDetails(contexts.get(dev_id, {}), tuple(per_device.get(dev_id, ())))
+                for dev_id in device_ids}
+
     def asset_ids(self) -> set[tuple[str, int]]:
         ids: set[tuple[str, int]] = set()
         for kind, ep in ENDPOINTS.items():
@@ -296,6 +326,11 @@ class NetBoxSource:
                     if progress:
                         progress(path, len(rows), total)
         return rows
+
+
+def _value(choice: Any) -> str | None:
+    """NetBox choice fields come as {"value": ..., "label": ...}."""
+    return choice.get("value") if isinstance(choice, dict) else choice
 
 
 def _detail(resp: Any) -> str:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from mspctl.cli.app import main, run
 from mspctl.cli.completion import completion_cmd
+from mspctl.cli.config_cmds import config_group
+from mspctl.cli.drift_cmd import drift_cmd
 from mspctl.cli.inventory import clients_cmd, inventory_group
 from mspctl.cli.settings_cmd import settings_group
 
 main.add_command(clients_cmd)
 main.add_command(inventory_group)
 main.add_command(settings_group)
+main.add_command(config_group)
+main.add_command(drift_cmd)
 main.add_command(completion_cmd)
 
 __all__ = ["main", "run"]

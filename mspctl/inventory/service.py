@@ -19,7 +19,7 @@ from typing import Literal, Protocol
 from mspctl.adapters.cache import InventoryCache
 from mspctl.errors import NoMatchError, OfflineCacheMissError, UnknownClientError, UnknownDeviceError
 from mspctl.inventory.filters import AssetFilter
-from mspctl.model import Asset, AssetKind, Client, ClientSettings, Evidence, Inventory, ProgressFn
+from mspctl.model import Asset, AssetKind, Client, ClientSettings, DeviceDetails, Evidence, Inventory, ProgressFn
 from mspctl.settings import Settings
 
 Mode = Literal["auto", "refresh", "offline"]
@@ -45,6 +45,10 @@ class InventorySource(Protocol):
     def asset_ids(self) -> set[tuple[str, int]]: ...
 
     def fetch_asset(self, kind: AssetKind, name: str, client: str | None = None) -> Asset: ...
+
+    def fetch_device_details(self, device_ids: list[int]) -> dict[int, DeviceDetails]:
+        """Merged config context and interfaces (with addresses) per device id."""
+        ...
 
 
 def _ordered(assets: list[Asset]) -> list[Asset]:
@@ -154,6 +158,13 @@ class InventoryService:
             raise NoMatchError(f"no device or VM matches {flt.describe()}",
                                hint="loosen the filter; `mspctl inventory list --all-clients` shows everything")
         return Inventory(selected, inv.evidence, inv.changed, inv.removed)
+
+    def details(self, assets: Sequence[Asset]) -> dict[int, DeviceDetails]:
+        """Rendering data of devices, always live from the source (config contexts change often)."""
+        return self._require_source().fetch_device_details([a.id for a in assets if a.kind == "device"])
+
+    def clients_by_slug(self, mode: Mode = "auto") -> dict[str, Client]:
+        return {c.slug: c for c in self.clients(mode)}
 
     def show(self, name: str, client: str | None, mode: Mode = "auto") -> Asset:
         """One asset's full record; with NetBox reachable, its merged config context too."""

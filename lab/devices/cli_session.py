@@ -1,0 +1,504 @@
+"""One CLI session on a simulated device: modes, prompts, exec commands, config lines, output filters.
+
+Pure logic, no I/O: the SSH layer feeds complete input lines to ``CliSession.handle`` and writes
+back ``Reply.output`` followed by ``CliSession.prompt``. Keywords match by unique prefix like on
+the real CLIs (``sh run``, ``conf t``, ``int gi0/1``); errors use each platform's wording.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from lab.devices import config_tree
+from lab.devices.device import Device
+from lab.devices.platforms import ModeSpec, Opener
+
+_TOKEN = re.compile(r"\S+")
+
+
+class Mode(Enum):
+    USER = "user"  # host>
+    PRIV = "privileged"  # host#
+    CONFIG = "config"  # host(config...)#
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the device prints after echoing a line (``\\n`` line ends), and whether it hangs up."""
+
+    output: str = ""
+    close: bool = False
+
+
+class CliError(Exception):
+    """Stops handling a line; ``output`` is the error text the device prints."""
+
+    def __init__(self, output: str) -> None:
+        super().__init__(output)
+        self.output = output
+
+
+@dataclass(frozen=True)
+class _Exec:
+    words: tuple[str, ...]  # keywords, each matched by unique prefix
+    action: str  # CliSession method ``_x_<action>``
+    user: bool = False  # available at user level (host>)
+    args: str = "none"  # "none" | "optional" | "required"
+
+
+_EXEC_COMMANDS = (
+    _Exec(("enable",), "enable", user=True),
+    _Exec(("disable",), "disable"),
+    _Exec(("exit",), "logout", user=True),
+    _Exec(("logout",), "logout", user=True),
+    _Exec(("quit",), "logout", user=True),
+    _Exec(("configure",), "configure", args="optional"),
+    _Exec(("show", "running-config"), "show_running", args="optional"),
+    _Exec(("show", "startup-config"), "show_startup"),
+    _Exec(("show", "version"), "show_version", user=True),
+    _Exec(("show", "clock"), "show_clock", user=True),
+    _Exec(("show", "hostname"), "show_hostname", user=True),
+    _Exec(("show", "privilege"), "show_privilege", user=True),
+    _Exec(("show", "ip", "interface", "brief"), "show_ip_interface_brief", user=True),
+    # Netmiko sends these at login on one platform or another; all are accepted everywhere.
+    _Exec(("terminal", "length"), "terminal", user=True, args="required"),
+    _Exec(("terminal", "width"), "terminal", user=True, args="required"),
+    _Exec(("terminal", "pager"), "terminal", user=True, args="required"),
+    _Exec(("terminal", "monitor"), "noop", user=True),
+    _Exec(("terminal", "no", "monitor"), "noop", user=True),
+    _Exec(("no", "terminal", "pager"), "noop", user=True),
+    _Exec(("write",), "write", args="optional"),
+    _Exec(("copy", "running-config", "startup-config"), "copy_run_start"),
+)
+_FILTERS = ("include", "exclude", "begin", "section")
+
+
+def _tokens(text: str, base: int = 0) -> tuple[list[str], list[int]]:
+    found = list(_TOKEN.finditer(text))
+    return [m.group() for m in found], [base + m.start() for m in found]
+
+
+class CliSession:
+    """The CLI state of one SSH session: mode, position in the config tree, pending questions."""
+
+    def __init__(self, device: Device, username: str) -> None:
+        self.device = device
+        self.platform = device.platform
+        self.username = username
+        self.mode = Mode.PRIV if device.spec.privilege == 15 else Mode.USER
+        self._path: list[tuple[config_tree.Node, ModeSpec, str]] = []  # open sections, outermost first
+        self._pending: Callable[[str], Reply] | None = None  # the device asked a question
+        self._pending_prompt = ""
+        self.hide_input = False  # the pending question is a secret: do not echo
+
+    # -- prompt and entry point ---------------------------------------------------------------
+    @property
+    def prompt(self) -> str:
+        if self._pending is not None:
+            return self._pending_prompt
+        host = self.device.hostname
+        if self.mode is Mode.USER:
+            return f"{host}>"
+        if self.mode is Mode.PRIV:
+            return f"{host}#"
+        return f"{host}({self._path[-1][2] if self._path else 'config'})#"
+
+    @property
+    def awaiting_answer(self) -> bool:
+        """The device asked a question (secret, file name, banner text): the next line answers it."""
+        return self._pending is not None
+
+    def greeting(self) -> str:
+        """Printed once at login, before the first prompt: the MOTD banner when one is configured."""
+        for node in self.device.running.children:
+            if node.text.startswith("banner motd") and "\n" in node.text:
+                return "\n".join(node.text.split("\n")[1:-1]) + "\n"
+        return "\n"
+
+    def handle(self, line: str) -> Reply:
+        """Run one input line in the current mode; never raises for bad input."""
+        pending, self._pending, self.hide_input = self._pending, None, False
+        if pending is not None:
+            return pending(line)
+        stripped = line.strip()
+        if not stripped:
+            return Reply()
+        for pattern, error in self.device.knobs.reject.items():
+            if re.search(pattern, stripped):
+                column = len(line) - len(line.lstrip())
+                return Reply(f"{error}\n" if error else self.platform.invalid_input(self.prompt, column))
+        try:
+            if self.mode is Mode.CONFIG:
+                return self._config(line)
+            return self._exec(line)
+        except CliError as err:
+            return Reply(err.output)
+
+    def _ask(self, prompt: str, handler: Callable[[str], Reply], hide: bool = False) -> None:
+        self._pending, self._pending_prompt, self.hide_input = handler, prompt, hide
+
+    def _invalid(self, column: int) -> CliError:
+        return CliError(self.platform.invalid_input(self.prompt, column))
+
+    def _incomplete(self) -> CliError:
+        return CliError(self.platform.incomplete())
+
+    # -- exec mode ------------------------------------------------------------------------------
+    def _exec(self, line: str, base: int = 0, privileged: bool = False) -> Reply:
+        command, pipe, filter_text = line.partition("|")
+        tokens, offsets = _tokens(command, base)
+        if not tokens:
+            raise self._invalid(base + len(command))
+        level_ok = privileged or self.mode is not Mode.USER
+        available = [c for c in _EXEC_COMMANDS if c.user or level_ok]
+        cmd, used = self._match(tokens, offsets, available)
+        args = tokens[used:]
+        if cmd.args == "none" and args:
+            raise self._invalid(offsets[used])
+        if cmd.args == "required" and not args:
+            raise self._incomplete()
+        reply: Reply = getattr(self, f"_x_{cmd.action}")(cmd, args, offsets[used:])
+        if pipe:
+            if cmd.words[0] not in ("show", "write"):
+                raise self._invalid(base + len(command))
+            reply = Reply(self._filter(reply.output, filter_text, base + len(command) + 1))
+        return reply
+
+    def _match(self, tokens: list[str], offsets: list[int], available: list[_Exec]) -> tuple[_Exec, int]:
+        """The command whose keywords the leading tokens abbreviate, and how many tokens it used."""
+        cands = available
+        for i in range(len(tokens) + 1):
+            done = [c for c in cands if len(c.words) == i]
+            if done:  # no command's keywords are a prefix of another's, so this is the one
+                return done[0], i
+            if i == len(tokens):
+                raise self._incomplete()
+            word = tokens[i].lower()
+            exact = [c for c in cands if c.words[i] == word]
+            cands = exact or [c for c in cands if c.words[i].startswith(word)]
+            if not cands:
+                raise self._invalid(offsets[i])
+            if len({c.words[i] for c in cands}) > 1:
+                raise CliError(self.platform.ambiguous(" ".join(tokens[: i + 1])))
+        raise self._incomplete()  # pragma: no cover - the loop always returns or raises
+
+    def _filter(self, text: str, spec: str, base: int) -> str:
+        words, offsets = _tokens(spec, base)
+        if not words:
+            raise self._incomplete()
+        kinds = [k for k in _FILTERS if k.startswith(words[0].lower())]
+        if len(kinds) != 1:
+            raise self._invalid(offsets[0])
+        pattern = spec.split(None, 1)[1].strip() if len(words) > 1 else ""
+        if not pattern:
+            raise self._incomplete()
+        try:
+            rx = re.compile(pattern)
+        except re.error:
+            raise self._invalid(offsets[1]) from None
+        lines = text.rstrip("\n").split("\n")
+        kind = kinds[0]
+        if kind == "include":
+            kept = [ln for ln in lines if rx.search(ln)]
+        elif kind == "exclude":
+            kept = [ln for ln in lines if not rx.search(ln)]
+        elif kind == "begin":
+            first = next((n for n, ln in enumerate(lines) if rx.search(ln)), len(lines))
+            kept = lines[first:]
+        else:
+            kept = _section_filter(lines, rx)
+        return "".join(ln + "\n" for ln in kept)
+
+    # exec actions: each takes (command, args, arg offsets) and returns a Reply
+    def _x_noop(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
+        return Reply()
+
+    def _x_terminal(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
+        if not args[0].isdigit():
+            raise self._invalid(offsets[0])
+        return Reply(self.platform.terminal_reply(cmd.words[1], args[0]))
+
+    def _x_enable(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
+        secret = self.device.spec.enable_secret
+        if self.mode is Mode.USER:
+            if not secret:
+                self.mode = Mode.PRIV
+            else:
+                self._ask("Password: ", self._check_secret, hide=True)
+        return Reply()
+
+    def _check_secret(self, line: str) -> Reply:
+        # One try, then back to user level: a wrong secret fails fast instead of re-prompting.
+        if line.rstrip("\r\n") == self.device.spec.enable_secret:
+            self.mode = Mode.PRIV
+            return Reply()
+        return Reply(self.platform.bad_secret())
+
+    def _x_disable(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
+        self.mode = Mode.USER
+        return Reply()
+
+    def _x_logout(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
+        return Reply(close=True)
+
+    def _x_configure(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
+        if args and (len(args) > 1 or not "terminal".startswith(args[0].lower())):
+            raise self._invalid(offsets[1] if len(args) > 1 else offsets[0])
+        self.mode, self._path = Mode.CONFIG, []
+        return Reply(self.platform.config_banner())
+
+    def _x_write(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
+        target = args[0].lower() if args else "memory"
+        if len(args) > 1:
+            raise self._invalid(offsets[1])
+        if "memory".startswith(target):
+            self.device.save(self.username)
+            return Reply(self.platform.saved())
+        if "terminal".startswith(target):
+            return Reply(self.device.running_text())
+        raise self._invalid(offsets[0])
+
+    def _x_copy_run_start(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
+        if self.platform.name == "arista_eos":
+            self.device.save(self.username)
+            return Reply(self.platform.saved())
+        self._ask("Destination filename [startup-config]? ", self._confirm_copy)
+        return Reply()
+
+    def _confirm_copy(self, line: str) -> Reply:
+        if line.strip() in ("", "startup-config"):
+            self.device.save(self.username)
+            return Reply(self.platform.saved())
+        return Reply(f"%Error opening flash:{line.strip()} (Permission denied)\n")
+
+    def _x_show_running(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
+        if not args or (len(args) == 1 and "all".startswith(args[0].lower())):
+            return Reply(self.device.running_text())
+        what = args[0].lower()
+        if "interface".startswith(what) and len(args) >= 2:
+            name = self.platform.normalize_ifname("".join(args[1:]))
+            node = self.device.running.find(f"interface {name}") if name else None
+            if node is None:
+                raise self._invalid(offsets[1])
+            return Reply(self.platform.show_running(self.device, config_tree.Node("", [node])))
+        if "section".startswith(what) and len(args) >= 2:
+            return Reply(self._filter(self.device.running_text(), "section " + " ".join(args[1:]), offsets[0]))
+        if len(args) == 1 and what in ("interface", "section"):
+            raise self._incomplete()
+        raise self._invalid(offsets[0])
+
+    def _x_show_startup(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
+        return Reply(self.device.startup_text())
+
+    def _x_show_version(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
+        return Reply(self.platform.show_version(self.device))
+
+    def _x_show_clock(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
+        return Reply(self.platform.show_clock())
+
+    def _x_show_hostname(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
+        return Reply(f"Hostname: {self.device.hostname}\nFQDN:     {self.device.hostname}\n")
+
+    def _x_show_privilege(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
+        return Reply(f"Current privilege level is {1 if self.mode is Mode.USER else 15}\n")
+
+    def _x_show_ip_interface_brief(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
+        return Reply(self.platform.show_ip_interface_brief(self.device))
+
+    # -- configuration mode -------------------------------------------------------------------
+    def _modes(self) -> list[ModeSpec]:
+        return [self.platform.mode("config"), *(spec for _, spec, _ in self._path)]
+
+    def _config(self, line: str) -> Reply:
+        stripped = line.strip()
+        if stripped.startswith("!"):
+            return Reply()
+        tokens, offsets = _tokens(line)
+        head = tokens[0].lower()
+        if head == "end" and len(tokens) == 1:
+            self.mode, self._path = Mode.PRIV, []
+            return Reply()
+        if head in ("exit", "exit-address-family") and len(tokens) == 1:
+            if self._path:
+                self._path.pop()
+            else:
+                self.mode = Mode.PRIV
+            return Reply()
+        if head == "do" and len(tokens) > 1:
+            return self._exec(line[offsets[1]:], offsets[1], privileged=True)
+        if head == "banner":
+            self._path.clear()  # a global command: leaves any sub-mode, as on the real CLI
+            return self._banner(stripped)
+        negate = head in ("no", "default")
+        body, body_offsets = (tokens[1:], offsets[1:]) if negate else (tokens, offsets)
+        if not body:
+            raise self._incomplete()
+        depth, keyword = self._resolve(body[0], body_offsets[0])
+        body = self._canonical([keyword, *body[1:]], body_offsets)
+        mode = self._modes()[depth]
+        opener = self._opener(mode, body, body_offsets)
+        bare = len(body) == 1 and not negate and mode.keywords is not None and keyword not in self.platform.bare_ok
+        if bare or (opener is not None and len(body) == len(opener.words)):
+            raise self._incomplete()
+        del self._path[depth:]  # only now: a refused line leaves the session in its sub-mode
+        parent = self._path[-1][0] if self._path else self.device.running
+        text = " ".join(body)
+        if opener is not None:
+            if negate:
+                config_tree.remove(parent, text)
+            else:
+                node = config_tree.open_section(parent, text)
+                prompt = self.platform.section_prompt(opener, text)
+                self._path.append((node, self.platform.mode(opener.mode), prompt))
+        elif negate:
+            self._negate(parent, text, keep_negation=head == "no")
+        else:
+            self._set(parent, text)
+        self.device.changed(self.username)
+        return Reply()
+
+    def _resolve(self, word: str, column: int) -> tuple[int, str]:
+        """The mode depth that accepts ``word`` (innermost first, like IOS) and its full keyword."""
+        modes = self._modes()
+        lower = word.lower()
+        for depth in range(len(modes) - 1, -1, -1):
+            spec = modes[depth]
+            if spec.keywords is None:
+                # A free-form sub-mode keeps its own sub-sections (EOS ``vrf X`` under ``router bgp``)
+                # and any other line, unless an outer mode owns the word outright.
+                if any(o.words[0] == lower for o in spec.openers):
+                    return depth, lower
+                outer = modes[:depth]
+                if any(lower in (m.keywords or ()) or any(o.words[0] == lower for o in m.openers) for m in outer):
+                    continue
+                return depth, word
+            if lower in spec.keywords:
+                return depth, lower
+            cands = sorted(k for k in spec.keywords if k.startswith(lower))
+            if len(cands) == 1:
+                return depth, cands[0]
+            if cands:
+                raise CliError(self.platform.ambiguous(word))
+        raise self._invalid(column)
+
+    def _canonical(self, body: list[str], offsets: list[int]) -> list[str]:
+        """``interface gi 0/1`` -> ``interface GigabitEthernet0/1``; other lines stay as typed."""
+        if body[0] != "interface" or len(body) < 2:
+            return body
+        rest = body[1:]
+        if len(rest) >= 2 and rest[0].isalpha() and rest[1][:1].isdigit():
+            rest = [rest[0] + rest[1], *rest[2:]]
+        name = self.platform.normalize_ifname(rest[0])
+        if name is None:
+            raise self._invalid(offsets[1])
+        return ["interface", name, *rest[1:]]
+
+    def _opener(self, mode: ModeSpec, body: list[str], offsets: list[int]) -> Opener | None:
+        lower = [w.lower() for w in body]
+        best: Opener | None = None
+        for opener in mode.openers:
+            n = len(opener.words)
+            if tuple(lower[:n]) == opener.words and (best is None or n > len(best.words)):
+                best = opener
+        if best is not None:
+            body[: len(best.words)] = best.words
+        elif lower[0] in mode.opener_only:
+            if len(body) == 1:
+                raise self._incomplete()
+            raise self._invalid(offsets[1])
+        return best
+
+    def _set(self, parent: config_tree.Node, text: str) -> None:
+        if parent.find("no " + text) is not None:  # "ip domain lookup" undoes "no ip domain lookup"
+            config_tree.remove(parent, "no " + text)
+        if text in self.platform.stored_negations:
+            return  # the positive form is the default: shown by no line at all
+        config_tree.set_line(parent, text, self.platform.key_words(text))
+
+    def _negate(self, parent: config_tree.Node, text: str, keep_negation: bool) -> None:
+        if text in self.platform.stored_negations:
+            config_tree.remove(parent, text)
+            if keep_negation:
+                config_tree.set_line(parent, "no " + text)
+            return
+        if config_tree.remove(parent, text):
+            return
+        key = self.platform.key_words(text)  # "no description whatever" drops the description
+        if key:
+            doomed = config_tree.key_of(text, key)
+            parent.children = [c for c in parent.children if config_tree.key_of(c.text, key) != doomed]
+
+    def _banner(self, line: str) -> Reply:
+        words = line.split(None, 2)
+        if len(words) < 2:
+            raise self._incomplete()
+        kind = words[1].lower()
+        if self.platform.banner_eof:
+            collected: list[str] = []
+
+            def take_eof(text: str) -> Reply:
+                if text.strip() == "EOF":
+                    self._store_banner(f"banner {kind}\n" + "".join(ln + "\n" for ln in collected) + "EOF")
+                    return Reply()
+                collected.append(text.rstrip("\r\n"))
+                self._ask("", take_eof)
+                return Reply()
+
+            self._ask("", take_eof)
+            return Reply("Enter TEXT message. Type 'EOF' on its own line to end.\n")
+        if len(words) < 3:
+            raise self._incomplete()
+        rest = words[2]
+        delim = "^C" if rest.startswith("^C") else rest[0]
+        after = rest[len(delim):]
+        if delim in after:
+            self._store_banner(f"banner {kind} ^C{after[: after.index(delim)]}^C")
+            return Reply()
+        lines = [after] if after else []
+
+        def take(text: str) -> Reply:
+            text = text.rstrip("\r\n")
+            if delim in text:
+                if text[: text.index(delim)]:
+                    lines.append(text[: text.index(delim)])
+                body = "\n".join(lines)
+                self._store_banner(f"banner {kind} ^C\n{body}\n^C")
+                return Reply()
+            lines.append(text)
+            self._ask("", take)
+            return Reply()
+
+        self._ask("", take)
+        return Reply(f"Enter TEXT message.  End with the character '{delim}'.\n")
+
+    def _store_banner(self, text: str) -> None:
+        config_tree.set_line(self.device.running, text, key_words=2)
+        self.device.changed(self.username)
+
+
+def _section_filter(lines: list[str], rx: re.Pattern[str]) -> list[str]:
+    """IOS ``| section``: a block whose first line matches whole, else its header and matching children."""
+    out: list[str] = []
+    block: list[str] = []
+
+    def flush() -> None:
+        if not block:
+            return
+        if rx.search(block[0]):
+            out.extend(block)
+            return
+        children = [ln for ln in block[1:] if rx.search(ln)]
+        if children:
+            out.extend([block[0], *children])
+
+    for line in lines:
+        if line[:1].isspace() and block:
+            block.append(line)
+        else:
+            flush()
+            block = [line]
+    flush()
+    return out

@@ -1,0 +1,79 @@
+"""The state of one simulated device, shared by all of its SSH sessions and the control socket."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from lab.devices import config_tree
+from lab.devices.platforms import PLATFORMS, Platform, now
+from lab.devices.spec import DeviceSpec, Knobs
+
+
+@dataclass
+class Counters:
+    """What happened on the device since the last reset; tests read it to check retries and drops."""
+
+    logins_ok: int = 0
+    logins_failed: int = 0
+    sessions_open: int = 0
+    commands: int = 0
+    drops: int = 0
+
+
+class Device:
+    """Running and startup configuration, change stamps, knobs and counters of one device."""
+
+    def __init__(self, spec: DeviceSpec) -> None:
+        self.spec = spec
+        self.platform: Platform = PLATFORMS[spec.platform]
+        self.booted_at = now()
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the seeded configuration, the spec's knobs and zero counters."""
+        self.running = self._seed(self.spec.running_config)
+        startup = self.spec.startup_config
+        self.startup = self._seed(startup) if startup is not None else self.running.copy()
+        self.knobs: Knobs = self.spec.knobs
+        self.counters = Counters()
+        self.changed_at: datetime = self.booted_at
+        self.changed_by = "console"
+        self.saved_at: datetime | None = None
+        self.saved_by = "console"
+
+    def _seed(self, text: str) -> config_tree.Node:
+        tree = config_tree.parse(text)
+        if not any(node.text.startswith("hostname ") for node in tree.children):
+            tree.children.insert(0, config_tree.Node(f"hostname {self.spec.hostname}"))
+        return tree
+
+    @property
+    def hostname(self) -> str:
+        for node in self.running.children:
+            if node.text.startswith("hostname "):
+                return node.text.split(None, 1)[1]
+        return self.platform.default_hostname
+
+    def changed(self, user: str) -> None:
+        self.changed_at = now()
+        self.changed_by = user
+
+    def save(self, user: str) -> None:
+        """``write memory``: the running configuration becomes the startup configuration."""
+        self.startup = self.running.copy()
+        self.saved_at = now()
+        self.saved_by = user
+
+    def running_text(self) -> str:
+        return self.platform.show_running(self)
+
+    def startup_text(self) -> str:
+        return self.platform.show_startup(self)
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready summary for the control socket and ``status``."""
+        spec = self.spec
+        return {"name": spec.name, "platform": spec.platform, "host": spec.host, "port": spec.port,
+                "hostname": self.hostname, "knobs": self.knobs.to_dict(), "counters": vars(self.counters).copy()}

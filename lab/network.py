@@ -1,0 +1,139 @@
+"""The demo network: NetBox's demo devices, simulated over SSH, with known seeded drift.
+
+`python -m lab network up` renders every active IOS/EOS demo device's intended configuration
+with mspctl itself (templates/ + the lab NetBox), applies the perturbations in SEEDED_DRIFT,
+writes a device spec (lab.devices format) and starts the simulator on the devices' primary
+IPs, port 2222. It also writes the lab credentials file that inventory/clients.yml refers to.
+
+So a drift audit has something real to find, and the tests know exactly what:
+`EXPECTED_DRIFT` is the per-device, per-feature finding each perturbation must produce.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from lab import nbserver
+from lab.services import log
+
+DEVICE_PORT = 2222
+# client -> (credentials name in inventory/clients.yml, username, password, enable secret).
+# Throwaway lab values: every client's devices get their own, so a mix-up shows as an auth failure.
+CREDENTIALS = {
+    "acme": ("acme-netops", "netops", "acme-lab-pw", "acme-lab-enable"),
+    "globex": ("globex-netops", "netops", "globex-lab-pw", "globex-lab-enable"),
+    "initech": ("initech-netops", "netops", "initech-lab-pw", "initech-lab-enable"),
+}
+
+# device -> list of (op, line, replacement). Ops apply to the rendered intended config.
+SEEDED_DRIFT: dict[str, list[tuple[str, str, str]]] = {
+    "acme-core-sw1": [("replace", "ntp server 198.51.100.2", "ntp server 192.0.2.99")],
+    "acme-edge-rtr1": [("remove", "login block-for 60 attempts 3 within 60", "")],
+    "acme-dist-sw1": [("append", "", "logging host 192.0.2.66")],
+    "globex-core-sw1": [("replace", "Managed by Northwind MSP.", "Welcome! Unauthorised use is fine.")],
+    "globex-rtr1": [("replace", " transport input ssh", " transport input telnet ssh")],
+    "initech-rtr1": [("remove", "snmp-server contact noc@northwind-msp.example", "")],
+}
+# device -> feature -> (missing, extra), as `mspctl drift` reports them.
+EXPECTED_DRIFT: dict[str, dict[str, tuple[list[str], list[str]]]] = {
+    "acme-core-sw1": {"ntp": (["ntp server 198.51.100.2"], ["ntp server 192.0.2.99"])},
+    "acme-edge-rtr1": {"pci-login": (["login block-for 60 attempts 3 within 60"], [])},
+    "acme-dist-sw1": {"logging": ([], ["logging host 192.0.2.66"])},
+    "globex-core-sw1": {"banner": (["banner motd\nAuthorized access only. Managed by Northwind MSP.\nEOF"],
+                                   ["banner motd\nAuthorized access only. Welcome! Unauthorised use is fine.\nEOF"])},
+    "globex-rtr1": {"vty": (["line vty 0 4 > transport input ssh"], ["line vty 0 4 > transport input telnet ssh"])},
+    "initech-rtr1": {"snmp": (["snmp-server contact noc@northwind-msp.example"], [])},
+}
+COMPLIANT = {"globex-core-sw2", "initech-sw1"}
+
+DEVICES_HOME = nbserver.LAB_HOME / "devices"
+SPEC = DEVICES_HOME / "demo-network.yaml"
+CREDENTIALS_FILE = nbserver.LAB_HOME / "credentials.toml"
+
+
+def perturb(text: str, ops: list[tuple[str, str, str]], device: str) -> str:
+    lines = text.rstrip("\n").split("\n")
+    for op, old, new in ops:
+        if op == "append":
+            lines.append(new)
+            continue
+        hits = [i for i, line in enumerate(lines) if old in line]
+        if not hits:
+            raise SystemExit(f"[lab] seeded drift for {device}: {old!r} is not in the rendered config "
+                             "(templates changed? update lab/network.py)")
+        i = hits[0]
+        if op == "remove":
+            del lines[i]
+        else:
+            lines[i] = lines[i].replace(old, new)
+    return "\n".join(lines) + "\n"
+
+
+def write_credentials() -> Path:
+    body = "".join(f'[{name}]\nusername = "{user}"\npassword = "{pw}"\nsecret = "{enable}"\n\n'
+                   for name, user, pw, enable in CREDENTIALS.values())
+    CREDENTIALS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(CREDENTIALS_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(body)
+    os.chmod(CREDENTIALS_FILE, 0o600)
+    return CREDENTIALS_FILE
+
+
+def build_spec(netbox_url: str, token: str) -> dict[str, object]:
+    """Render the intended configs with mspctl and turn them into a device spec."""
+    from mspctl.inventory.filters import AssetFilter
+    from mspctl.inventory.service import open_inventory
+    from mspctl.render.service import render_configs
+    from mspctl.settings import load_settings
+
+    repo = nbserver.HERE.parent
+    with tempfile.TemporaryDirectory() as cache:
+        env = {"NETBOX_API": netbox_url, "NETBOX_TOKEN": token, "MSPCTL_CACHE_PATH": cache}
+        settings = load_settings(env=env, cwd=repo)
+        inventory = open_inventory(settings)
+        results = render_configs(settings, inventory, AssetFilter(platforms=("cisco_ios", "arista_eos"),
+                                                                  statuses=("active",)), "refresh")
+    devices = []
+    for r in results:
+        if r.status != "ok" or not r.text:
+            raise SystemExit(f"[lab] cannot render {r.asset.name}: {r.error}")
+        a = r.asset
+        _, user, pw, enable = CREDENTIALS[a.client or ""]
+        devices.append({
+            "name": a.name, "platform": a.platform, "host": a.primary_ip, "port": DEVICE_PORT,
+            "username": user, "password": pw, "enable_secret": enable, "serial": a.serial,
+            "model": a.device_type, "running_config": perturb(r.text, SEEDED_DRIFT.get(a.name, []), a.name),
+        })
+    return {"devices": devices}
+
+
+def up() -> dict[str, str]:
+    info = nbserver.up("demo")
+    spec = build_spec(info["url"], info["token"])
+    DEVICES_HOME.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(spec, indent=1)
+    if not SPEC.exists() or SPEC.read_text() != text:
+        SPEC.write_text(text)
+    creds = write_credentials()
+    proc = subprocess.run([sys.executable, "-m", "lab.devices", "up", "--spec", str(SPEC), "--json"],
+                          cwd=nbserver.HERE.parent, capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        raise SystemExit(f"[lab] device simulator failed to start:\n{proc.stdout}\n{proc.stderr}")
+    control = json.loads(proc.stdout.strip().splitlines()[-1])["control"]
+    log(f"demo network: {len(spec['devices'])} devices on port {DEVICE_PORT} (spec {SPEC})")  # type: ignore[arg-type]
+    env = nbserver.env_file("demo")
+    env.write_text(env.read_text().split("export MSPCTL_CREDENTIALS_FILE")[0] +
+                   f"export MSPCTL_CREDENTIALS_FILE={creds}\nexport MSPCTL_DEVICE_PORT={DEVICE_PORT}\n")
+    return {**info, "spec": str(SPEC), "credentials_file": str(creds), "device_port": str(DEVICE_PORT),
+            "control": control}
+
+
+def down() -> None:
+    subprocess.run([sys.executable, "-m", "lab.devices", "down", "--spec", str(SPEC)], cwd=nbserver.HERE.parent,
+                   check=False, timeout=60)

@@ -1,0 +1,1 @@
+"""Configuration backups: running configs, scrubbed, committed to git once per run."""

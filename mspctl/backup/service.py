@@ -1,0 +1,103 @@
+"""`mspctl config backup`: read running configs over SSH, store them in git, one commit per run.
+
+Each device's config is cleaned of volatile lines (timestamps, byte counts) and scrubbed of
+secrets before it is written, so an unchanged device makes no commit and no secret reaches
+the repository. A failed device keeps its previous backup; the run still commits the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from mspctl.adapters.git import GitRepo
+from mspctl.adapters.netmiko import DeviceSession, DeviceTarget
+from mspctl.backup.scrub import Scrubber
+from mspctl.drift.configtext import clean
+from mspctl.executor import Event, TaskContext, ThreadExecutor
+from mspctl.model import Asset
+from mspctl.records import RecordStore, RunRecord, new_run_id
+
+BackupStatus = Literal["changed", "unchanged", "new", "failed", "skipped"]
+
+
+@dataclass
+class DeviceBackup:
+    asset: Asset
+    status: BackupStatus
+    path: str | None = None
+    error: str | None = None
+    error_code: str | None = None
+    duration: float = 0.0
+    attempts: int = 0
+
+
+@dataclass
+class BackupRun:
+    run_id: str
+    started_at: datetime
+    finished_at: datetime
+    devices: list[DeviceBackup]
+    commit: str | None
+    repo: Path
+    summary: dict[str, int] = field(default_factory=dict)
+
+
+def backup_path(asset: Asset) -> str:
+    return f"{asset.client or 'no-client'}/{asset.name}.cfg"
+
+
+def fetch_config(target: DeviceTarget, timeout: float, scrub: Scrubber) -> str:
+    """The device's running config as it is stored: cleaned and scrubbed."""
+    with DeviceSession(target, timeout) as session:
+        return scrub(clean(session.running_config()))
+
+
+def run_backup(assets: Sequence[Asset], targets: dict[str, DeviceTarget], unreachable: dict[str, tuple[str, str]],
+               repo: GitRepo, executor: ThreadExecutor, records: RecordStore, scrub: Scrubber | None = None,
+               on_event: Callable[[Event], None] | None = None) -> BackupRun:
+    scrub = scrub or Scrubber()
+    started = datetime.now(UTC)
+    run_id = new_run_id("backup", started)
+    by_name = {a.name: a for a in assets}
+    names = [a.name for a in assets if a.name in targets]
+
+    def task(ctx: TaskContext) -> str:
+        return fetch_config(targets[ctx.target], ctx.timeout, scrub)
+
+    results = {r.target: r for r in executor.run(names, task, on_event)}
+    repo.ensure()
+    devices: list[DeviceBackup] = []
+    for asset in assets:
+        rel = backup_path(asset)
+        if asset.name in unreachable:
+            reason, code = unreachable[asset.name]
+            devices.append(DeviceBackup(asset, "skipped" if code == "MSP-DEV-415" else "failed", rel, reason, code))
+            continue
+        res = results[asset.name]
+        if not res.ok or res.value is None:
+            devices.append(DeviceBackup(asset, "failed", rel, res.error, res.error_type, res.duration, res.attempts))
+            continue
+        dest = repo.path / rel
+        old = dest.read_text(encoding="utf-8") if dest.exists() else None
+        status: BackupStatus = "new" if old is None else ("unchanged" if old == res.value else "changed")
+        if status != "unchanged":
+            from mspctl.files import write_atomic
+
+            write_atomic(dest, res.value)
+        devices.append(DeviceBackup(by_name[asset.name], status, rel, duration=res.duration, attempts=res.attempts))
+    summary = {s: sum(d.status == s for d in devices) for s in ("new", "changed", "unchanged", "failed", "skipped")}
+    message = (f"backup {run_id}: {summary['new']} new, {summary['changed']} changed, "
+               f"{summary['unchanged']} unchanged, {summary['failed']} failed\n\n" +
+               "".join(f"failed: {d.asset.name}: {d.error}\n" for d in devices if d.status == "failed"))
+    commit = repo.commit_all(message)
+    finished = datetime.now(UTC)
+    records.save(RunRecord(run_id, "backup", started, finished, {"repo": str(repo.path)},
+                           {**summary, "commit": commit},
+                           {d.asset.name: (d.status, {"client": d.asset.client, "path": d.path, "error": d.error,
+                                                      "error_code": d.error_code, "duration": d.duration,
+                                                      "attempts": d.attempts}) for d in devices}))
+    return BackupRun(run_id, started, finished, devices, commit, repo.path, summary)

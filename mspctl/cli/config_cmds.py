@@ -1,0 +1,119 @@
+"""`mspctl config render | backup | push | rollback`: network configuration as code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mspctl.cli.app import App, output_option, pass_app
+from mspctl.cli.inventory import build_filter, scope_options
+from mspctl.cli.output import render
+from mspctl.errors import ExitCode
+
+
+@click.group("config")
+def config_group() -> None:
+    """Network device configuration: render intended configs, back up, push safely, roll back."""
+
+
+@config_group.command("render")
+@scope_options
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Write <DIR>/<client>/<device>.cfg (each file atomically).")
+@output_option
+@pass_app
+def render_cmd(app: App, /, out_dir: Path | None, **flt: Any) -> None:
+    """Render intended configurations from templates/<platform>/main.j2 and NetBox data.
+
+    \b
+    Context: device (the inventory record), its merged config context (also top-level keys),
+    interfaces with addresses, client and site. Undefined variables are errors that cite
+    template:line and the device. Devices whose platform has no template are skipped.
+    """
+    from mspctl.render.service import render_configs
+
+    selection = build_filter(**flt)
+    results = render_configs(app.settings, app.inventory(), selection, app.mode)
+    if out_dir is not None:
+        from mspctl.files import write_atomic
+
+        for r in results:
+            if r.status == "ok" and r.text is not None:
+                write_atomic(out_dir / (r.asset.client or "no-client") / f"{r.asset.name}.cfg", r.text)
+    data = [r.to_dict() for r in results]
+    if app.output == "table" and out_dir is None and all(r.status != "failed" for r in results):
+        for r in results:
+            if r.status == "ok":
+                click.echo(f"! ---- {r.asset.name} ({r.asset.client}, {r.template})")
+                click.echo(r.text, nl=False)
+    else:
+        rows = [{**d, "detail": d["error"] or (str(out_dir / (d["client"] or "no-client") / f"{d['device']}.cfg")
+                                              if out_dir and d["status"] == "ok" else d["template"])}
+                for d in data]
+        render([{k: v for k, v in d.items() if k != "config" or out_dir is None} for d in data], app.output,
+               rows=rows, columns=[("device", "DEVICE"), ("client", "CLIENT"), ("status", "STATUS"),
+                                   ("detail", "TEMPLATE / FILE / ERROR")])
+    for r in results:
+        if r.status == "failed":
+            click.echo(f"Error: {r.error_code}: {r.error}", err=True)
+    ok = sum(r.status == "ok" for r in results)
+    failed = sum(r.status == "failed" for r in results)
+    click.echo(f"rendered {ok}, failed {failed}, skipped {len(results) - ok - failed}", err=True)
+    if failed:
+        raise SystemExit(ExitCode.PARTIAL if ok else ExitCode.CONFIG)
+
+
+def _event_progress(app: App, what: str) -> Any:
+    """An executor event handler drawing a progress bar (on a terminal), as a context manager."""
+    from contextlib import contextmanager
+
+    from mspctl.executor import Event
+
+    @contextmanager
+    def cm() -> Any:
+        with app.progress(what) as bar:
+            def on_event(e: Event) -> None:
+                if bar is not None and e.kind == "finished":
+                    bar("devices", e.done, e.total)
+            yield on_event
+    return cm()
+
+
+@config_group.command("backup")
+@scope_options
+@output_option
+@pass_app
+def backup_cmd(app: App, /, **flt: Any) -> None:
+    """Back up running configs over SSH into the backups git repository (one commit per run).
+
+    \b
+    Files: <backups>/<client>/<device>.cfg, cleaned of volatile lines and scrubbed of secrets,
+    so an unchanged device makes no commit. A failed device keeps its previous backup.
+    Exit: 0 all backed up, 3 some devices failed.
+    """
+    from mspctl.adapters.git import GitRepo
+    from mspctl.backup.service import run_backup
+    from mspctl.devices import executor_for, network_devices, plan
+    from mspctl.inventory.platforms import PlatformMap
+    from mspctl.records import RecordStore
+
+    s = app.settings
+    inventory = app.inventory()
+    assets = network_devices(inventory, build_filter(**flt), app.mode, PlatformMap(s.platforms))
+    targets, unreachable = plan(s, inventory, assets)
+    with _event_progress(app, "backing up") as on_event:
+        run = run_backup(assets, targets, unreachable, GitRepo(s.path(s.config.backups)), executor_for(s),
+                         RecordStore(s.config.records), on_event=on_event)
+    devices = [{"device": d.asset.name, "client": d.asset.client, "status": d.status, "path": d.path,
+                "error": d.error, "error_code": d.error_code, "attempts": d.attempts,
+                "seconds": round(d.duration, 2)} for d in run.devices]
+    data = {"run_id": run.run_id, "commit": run.commit, "repo": str(run.repo), "summary": run.summary,
+            "devices": devices}
+    render(data, app.output, rows=devices, columns=[
+        ("device", "DEVICE"), ("client", "CLIENT"), ("status", "STATUS"), ("path", "FILE"), ("error", "ERROR")],
+        footer=f"run {run.run_id}: " + ", ".join(f"{v} {k}" for k, v in run.summary.items() if v) +
+        (f"; commit {run.commit[:10]}" if run.commit else "; no changes, no commit"))
+    if run.summary["failed"]:
+        raise SystemExit(ExitCode.PARTIAL)

@@ -1,0 +1,84 @@
+"""From inventory assets to reachable devices: address, port, Netmiko type and credentials."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from mspctl.adapters.netmiko import DeviceTarget
+from mspctl.credentials import CredentialStore
+from mspctl.errors import MspctlError
+from mspctl.executor import ThreadExecutor
+from mspctl.inventory.filters import AssetFilter
+from mspctl.inventory.platforms import PlatformMap
+from mspctl.inventory.service import InventoryService, Mode
+from mspctl.model import Asset, ClientSettings
+from mspctl.settings import Settings
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """Why an asset cannot be worked on (no address, no driver, no credentials)."""
+
+    asset: Asset
+    reason: str
+    code: str
+
+
+def resolve_targets(assets: Sequence[Asset], settings: Settings, client_settings: Mapping[str, ClientSettings],
+                    store: CredentialStore | None = None) -> tuple[dict[str, DeviceTarget], list[Unreachable]]:
+    """Targets by asset name, and the assets that cannot be reached with the reason."""
+    store = store or CredentialStore()
+    platforms = PlatformMap(settings.platforms)
+    targets: dict[str, DeviceTarget] = {}
+    problems: list[Unreachable] = []
+    for asset in assets:
+        driver = platforms.resolve(asset.platform).netmiko
+        cs = client_settings.get(asset.client or "")
+        if not asset.primary_ip:
+            problems.append(Unreachable(asset, "no primary IP in NetBox", "MSP-DEV-404"))
+        elif not driver:
+            problems.append(Unreachable(asset, f"no Netmiko driver for platform {asset.platform!r}", "MSP-DEV-415"))
+        elif cs is None or not cs.credentials:
+            problems.append(Unreachable(asset, f"client {asset.client!r} has no credentials reference in "
+                                               f"{settings.clients_path}", "MSP-CRED-404"))
+        else:
+            try:
+                creds = store.get(cs.credentials, for_what=f"client {asset.client}")
+            except MspctlError as exc:
+                problems.append(Unreachable(asset, exc.message, exc.code))
+                continue
+            targets[asset.name] = DeviceTarget(asset.name, asset.primary_ip, settings.devices.ssh_port, driver,
+                                               creds.username, creds.password, creds.secret)
+    return targets, problems
+
+
+def network_devices(inventory: InventoryService, flt: AssetFilter, mode: Mode = "auto",
+                    platforms: PlatformMap | None = None) -> list[Asset]:
+    """The selected network devices. Without a --status filter, only `active` ones: planned,
+    offline or decommissioning gear is not backed up, audited or changed unless asked for."""
+    from dataclasses import replace
+
+    from mspctl.errors import NoMatchError
+
+    if not flt.statuses:
+        flt = replace(flt, statuses=("active",))
+    platforms = platforms or PlatformMap()
+    devices = [a for a in inventory.select(flt, mode, allow_empty=True).assets
+               if a.kind == "device" and platforms.resolve(a.platform).network]
+    if not devices:
+        raise NoMatchError(f"no network device matches {flt.describe()}",
+                           hint="VMs and servers have no device configuration; add --status for non-active gear")
+    return devices
+
+
+def plan(settings: Settings, inventory: InventoryService, assets: Sequence[Asset],
+         store: CredentialStore | None = None) -> tuple[dict[str, DeviceTarget], dict[str, tuple[str, str]]]:
+    """Targets for the reachable assets, and (reason, code) for the others, by asset name."""
+    targets, problems = resolve_targets(assets, settings, inventory.client_settings, store)
+    return targets, {p.asset.name: (p.reason, p.code) for p in problems}
+
+
+def executor_for(settings: Settings) -> ThreadExecutor:
+    d = settings.devices
+    return ThreadExecutor(workers=d.workers, timeout=d.timeout, retries=d.retries, retry_on=(OSError,))

@@ -1,0 +1,1 @@
+"""Configuration drift: intended (rendered) against actual (live or backed up), per feature."""

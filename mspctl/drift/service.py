@@ -1,0 +1,162 @@
+"""`mspctl drift`: intended configuration (rendered) against actual (live or last backup).
+
+Every device result carries its evidence: where the actual configuration came from and how
+old it was. A run is stored as an immutable record; history answers "since when".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from mspctl.adapters.git import GitRepo
+from mspctl.adapters.netmiko import DeviceSession, DeviceTarget
+from mspctl.backup.scrub import Scrubber
+from mspctl.backup.service import backup_path
+from mspctl.drift.compare import FeatureResult, compare_feature
+from mspctl.drift.configtext import clean, parse
+from mspctl.drift.features import Feature
+from mspctl.executor import Event, TaskContext, ThreadExecutor
+from mspctl.inventory.filters import AssetFilter
+from mspctl.inventory.service import InventoryService, Mode
+from mspctl.model import Asset
+from mspctl.records import RecordStore, RunRecord, new_run_id
+from mspctl.render.service import RenderResult
+from mspctl.settings import Settings
+
+DeviceStatus = Literal["compliant", "drift", "failed", "skipped"]
+ActualSource = Literal["live", "backup"]
+
+
+@dataclass
+class DeviceDrift:
+    asset: Asset
+    status: DeviceStatus
+    features: list[FeatureResult] = field(default_factory=list)
+    source: ActualSource | None = None
+    evidence_at: datetime | None = None
+    age_seconds: float | None = None
+    error: str | None = None
+    error_code: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"device": self.asset.name, "client": self.asset.client, "platform": self.asset.platform,
+                "status": self.status, "source": self.source,
+                "evidence_at": self.evidence_at.isoformat() if self.evidence_at else None,
+                "age_seconds": None if self.age_seconds is None else round(self.age_seconds, 1),
+                "error": self.error, "error_code": self.error_code,
+                "features": [asdict(f) for f in self.features]}
+
+
+@dataclass
+class DriftRun:
+    run_id: str
+    started_at: datetime
+    finished_at: datetime
+    devices: list[DeviceDrift]
+
+    @property
+    def summary(self) -> dict[str, int]:
+        out = {s: sum(d.status == s for d in self.devices) for s in ("compliant", "drift", "failed", "skipped")}
+        out["features_drifted"] = sum(f.status == "drift" for d in self.devices for f in d.features)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "started_at": self.started_at.isoformat(),
+                "finished_at": self.finished_at.isoformat(), "summary": self.summary,
+                "devices": [d.to_dict() for d in self.devices]}
+
+
+def evaluate(asset: Asset, intended: str, actual: str, features: Sequence[Feature]) -> list[FeatureResult]:
+    """Compare every feature that applies to `asset`. Pure: no I/O."""
+    want, have = parse(intended), parse(actual)
+    return [compare_feature(f, asset.platform, want, have) for f in features if f.applies_to(asset)]
+
+
+def run_drift(assets: Sequence[Asset], rendered: Mapping[str, RenderResult], features: Sequence[Feature],
+              source: ActualSource, targets: Mapping[str, DeviceTarget], unreachable: Mapping[str, tuple[str, str]],
+              executor: ThreadExecutor, repo: GitRepo, records: RecordStore | None,
+              on_event: Callable[[Event], None] | None = None, scrub: Scrubber | None = None) -> DriftRun:
+    scrub = scrub or Scrubber()
+    started = datetime.now(UTC)
+    run_id = new_run_id("drift", started)
+    todo = [a for a in assets if rendered[a.name].status == "ok"]
+    actual: dict[str, tuple[str | None, datetime | None, str | None, str | None]] = {}
+    if source == "live":
+        live = [a.name for a in todo if a.name in targets]
+
+        def task(ctx: TaskContext) -> tuple[str, datetime]:
+            with DeviceSession(targets[ctx.target], ctx.timeout) as session:
+                text = scrub(clean(session.running_config()))
+            return text, datetime.now(UTC)
+
+        for res in executor.run(live, task, on_event):
+            text, when = res.value if res.ok and res.value else (None, None)
+            actual[res.target] = (text, when, res.error, res.error_type)
+    else:
+        for a in todo:
+            path = repo.path / backup_path(a)
+            if path.is_file():
+                actual[a.name] = (path.read_text(encoding="utf-8"), repo.last_commit_time(backup_path(a)), None, None)
+            else:
+                actual[a.name] = (None, None, f"no backup of {a.name} in {repo.path}", "MSP-BAK-404")
+    devices: list[DeviceDrift] = []
+    now = datetime.now(UTC)
+    for asset in assets:
+        r = rendered[asset.name]
+        if r.status == "skipped":
+            devices.append(DeviceDrift(asset, "skipped", error=r.error))
+            continue
+        if r.status == "failed":
+            devices.append(DeviceDrift(asset, "failed", error=r.error, error_code=r.error_code))
+            continue
+        if source == "live" and asset.name in unreachable:
+            reason, why = unreachable[asset.name]
+            devices.append(DeviceDrift(asset, "failed", source=source, error=reason, error_code=why))
+            continue
+        text, when, error, code = actual[asset.name]
+        if text is None:
+            devices.append(DeviceDrift(asset, "failed", source=source, error=error, error_code=code))
+            continue
+        results = evaluate(asset, r.text or "", text, features)
+        status: DeviceStatus = "drift" if any(f.status == "drift" for f in results) else "compliant"
+        if not results:
+            status = "skipped"
+        devices.append(DeviceDrift(asset, status, results, source, when,
+                                   (now - when).total_seconds() if when else None))
+    run = DriftRun(run_id, started, datetime.now(UTC), devices)
+    if records is not None:
+        records.save(RunRecord(run_id, "drift", run.started_at, run.finished_at, {"source": source},
+                               run.summary, {d.asset.name: (d.status, d.to_dict()) for d in devices}))
+    return run
+
+
+def audit(settings: Settings, inventory: InventoryService, flt: AssetFilter, source: ActualSource = "live",
+          feature_names: Sequence[str] = (), mode: Mode = "auto",
+          on_event: Callable[[Event], None] | None = None) -> DriftRun:
+    """Render, fetch actual configs (live or backup), compare per feature, record the run."""
+    from mspctl.devices import executor_for, network_devices, plan
+    from mspctl.drift.features import load_features
+    from mspctl.errors import UsageError
+    from mspctl.inventory.platforms import PlatformMap
+    from mspctl.render.engine import TemplateEngine
+    from mspctl.render.service import render_devices
+
+    features = load_features(settings.path(settings.config.features))
+    if feature_names:
+        unknown = sorted(set(feature_names) - {f.name for f in features})
+        if unknown:
+            raise UsageError(f"unknown feature(s) {', '.join(unknown)}",
+                             hint=f"defined in {settings.path(settings.config.features)}: "
+                                  f"{', '.join(f.name for f in features)}")
+        features = [f for f in features if f.name in feature_names]
+    assets = network_devices(inventory, flt, mode, PlatformMap(settings.platforms))
+    engine = TemplateEngine(settings.path(settings.config.templates))
+    rendered = {r.asset.name: r for r in render_devices(assets, inventory.details(assets), engine,
+                                                          inventory.clients_by_slug(mode))}
+    targets, unreachable = plan(settings, inventory, assets) if source == "live" else ({}, {})
+    return run_drift(assets, rendered, features, source, targets, unreachable, executor_for(settings),
+                     GitRepo(settings.path(settings.config.backups)), RecordStore(settings.config.records),
+                     on_event)

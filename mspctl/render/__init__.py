@@ -1,0 +1,1 @@
+"""Rendering intended configuration from Jinja2 templates and NetBox data."""

@@ -1,0 +1,103 @@
+"""The Jinja2 engine: StrictUndefined, located errors, one environment per templates folder.
+
+Templates live in the MSP repository as ``templates/<platform>/main.j2``, which includes one
+file per feature (``templates/<platform>/ntp.j2`` ...). A template error names the template,
+its line and the device: ``templates/cisco_ios/ntp.j2:3: 'ntp_servers' is undefined (device acme-core-sw1)``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import traceback
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import jinja2.sandbox
+
+from mspctl.errors import MspctlError
+
+
+class TemplateError(MspctlError):
+    code = "MSP-TPL-001"
+    exit_code = 10
+
+
+class MissingTemplateError(TemplateError):
+    code = "MSP-TPL-404"
+
+
+def _ip(value: str) -> str:
+    return str(ipaddress.ip_interface(value).ip)
+
+
+def _netmask(value: str) -> str:
+    return str(ipaddress.ip_interface(value).netmask)
+
+
+def _prefixlen(value: str) -> int:
+    return ipaddress.ip_interface(value).network.prefixlen
+
+
+FILTERS = {"ip": _ip, "netmask": _netmask, "prefixlen": _prefixlen}
+
+
+class TemplateEngine:
+    """Renders ``<platform>/main.j2`` from a templates folder. Sandboxed for untrusted sources."""
+
+    def __init__(self, folder: Path, *, sandboxed: bool = False) -> None:
+        self.folder = folder
+        cls = jinja2.sandbox.SandboxedEnvironment if sandboxed else jinja2.Environment
+        self.env = cls(loader=jinja2.FileSystemLoader(str(folder)), undefined=jinja2.StrictUndefined,
+                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                       autoescape=False)
+        self.env.filters.update(FILTERS)
+        self._templates: dict[str, jinja2.Template] = {}
+
+    def template_for(self, platform: str | None) -> str:
+        return f"{platform}/main.j2"
+
+    def has_template(self, platform: str | None) -> bool:
+        return bool(platform) and (self.folder / self.template_for(platform)).is_file()
+
+    def _load(self, name: str, device: str) -> jinja2.Template:
+        if name not in self._templates:
+            try:
+                self._templates[name] = self.env.get_template(name)
+            except jinja2.TemplateSyntaxError as exc:
+                where = exc.filename or name
+                raise TemplateError(f"{_rel(where, self.folder)}:{exc.lineno}: {exc.message} (device {device})",
+                                    hint="fix the template syntax") from None
+            except jinja2.TemplateNotFound as exc:
+                raise MissingTemplateError(f"template {self.folder / str(exc.name)} not found (device {device})",
+                                           hint="add it, or map the platform to an existing one") from None
+        return self._templates[name]
+
+    def render(self, platform: str | None, device: str, context: dict[str, Any]) -> str:
+        """Render the device's main template. Errors cite template:line and the device."""
+        template = self._load(self.template_for(platform), device)
+        try:
+            return template.render(context)
+        except jinja2.TemplateSyntaxError as exc:  # an included template that fails to compile
+            raise TemplateError(f"{_rel(exc.filename or '?', self.folder)}:{exc.lineno}: {exc.message} "
+                                f"(device {device})") from None
+        except jinja2.TemplateNotFound as exc:
+            raise MissingTemplateError(f"template {self.folder / str(exc.name)} not found (device {device})") from None
+        except Exception as exc:  # UndefinedError, or an error inside a filter
+            where = _template_frame(exc, self.folder)
+            raise TemplateError(f"{where}: {type(exc).__name__}: {exc} (device {device})") from None
+
+
+def _rel(path: str, folder: Path) -> str:
+    try:
+        return str(Path(path).relative_to(folder.parent))
+    except ValueError:
+        return path
+
+
+def _template_frame(exc: BaseException, folder: Path) -> str:
+    """The innermost template file and line in the traceback (Jinja maps frames back to templates)."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename.endswith(".j2"):
+            return f"{_rel(frame.filename, folder)}:{frame.lineno}"
+    return str(folder)

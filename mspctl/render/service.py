@@ -1,0 +1,81 @@
+"""Render intended configurations for many devices; one device's error never stops the others."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from mspctl.errors import MspctlError
+from mspctl.inventory.filters import AssetFilter
+from mspctl.inventory.service import InventoryService, Mode
+from mspctl.model import Asset, Client, DeviceDetails
+from mspctl.render.engine import TemplateEngine
+from mspctl.settings import Settings
+
+RenderStatus = Literal["ok", "failed", "skipped"]
+
+
+@dataclass(frozen=True, slots=True)
+class RenderResult:
+    asset: Asset
+    status: RenderStatus
+    template: str | None = None
+    text: str | None = None
+    error: str | None = None
+    error_code: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"device": self.asset.name, "client": self.asset.client, "platform": self.asset.platform,
+                "status": self.status, "template": self.template, "config": self.text,
+                "error": self.error, "error_code": self.error_code}
+
+
+def build_context(asset: Asset, details: DeviceDetails, client: Client | None) -> dict[str, Any]:
+    """What a template sees. ``config_context`` keys are also available at the top level."""
+    device = asset.to_dict()
+    device.pop("config_context", None)
+    context: dict[str, Any] = dict(details.config_context)
+    context.update({
+        "device": device,
+        "config_context": details.config_context,
+        "interfaces": [asdict(i) for i in details.interfaces],
+        "client": {"slug": asset.client, "name": client.name if client else asset.client,
+                   "custom_fields": client.custom_fields if client else {}},
+        "site": {"slug": asset.site},
+        "tags": list(asset.tags),
+    })
+    return context
+
+
+def render_devices(assets: Sequence[Asset], details: Mapping[int, DeviceDetails], engine: TemplateEngine,
+                   clients: Mapping[str, Client]) -> list[RenderResult]:
+    """Render each device's ``<platform>/main.j2``; devices without a template are skipped."""
+    out = []
+    for asset in assets:
+        if not engine.has_template(asset.platform):
+            out.append(RenderResult(asset, "skipped", error=f"no template {engine.template_for(asset.platform)}"))
+            continue
+        ctx = build_context(asset, details.get(asset.id, DeviceDetails({}, ())),
+                            clients.get(asset.client or ""))
+        try:
+            text = engine.render(asset.platform, asset.name, ctx)
+        except MspctlError as exc:
+            out.append(RenderResult(asset, "failed", engine.template_for(asset.platform), error=exc.message,
+                                    error_code=exc.code))
+            continue
+        out.append(RenderResult(asset, "ok", engine.template_for(asset.platform), text=text))
+    return out
+
+
+def render_configs(settings: Settings, inventory: InventoryService, flt: AssetFilter,
+                   mode: Mode = "auto") -> list[RenderResult]:
+    """Select network devices, fetch their rendering data from NetBox, render them all."""
+    selected = inventory.select(flt, mode).assets
+    devices = [a for a in selected if a.kind == "device"]
+    if not devices:
+        from mspctl.errors import NoMatchError
+
+        raise NoMatchError(f"no device matches {flt.describe()} (VMs have no device configuration)")
+    engine = TemplateEngine(settings.path(settings.config.templates))
+    return render_devices(devices, inventory.details(devices), engine, inventory.clients_by_slug(mode))
