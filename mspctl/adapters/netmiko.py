@@ -65,6 +65,9 @@ class DeviceSession:
     def __init__(self, target: DeviceTarget, timeout: float = 30.0) -> None:
         self.target = target
         self.timeout = timeout
+        # Netmiko keeps reading a channel the device has closed until its read timeout: a dropped
+        # session would hold a worker for the whole budget. No single command needs that long.
+        self.command_timeout = min(timeout, 15.0)
         self._conn: Any = None
 
     def __enter__(self) -> DeviceSession:
@@ -76,7 +79,7 @@ class DeviceSession:
             self._conn = ConnectHandler(
                 device_type=t.device_type, host=t.host, port=t.port, username=t.username, password=t.password,
                 secret=t.secret, conn_timeout=min(self.timeout, 15.0), auth_timeout=min(self.timeout, 15.0),
-                banner_timeout=min(self.timeout, 15.0), read_timeout_override=self.timeout, fast_cli=True,
+                banner_timeout=min(self.timeout, 15.0), fast_cli=True,
                 session_log=None, allow_agent=False, use_keys=False, ssh_config_file=None,
             )
             if t.secret:
@@ -109,7 +112,7 @@ class DeviceSession:
                                         f"{redact(str(exc))[:200]}") from None
 
     def show(self, command: str) -> str:
-        return str(self._call(command, self._conn.send_command, command, read_timeout=self.timeout))
+        return str(self._call(command, self._conn.send_command, command, read_timeout=self.command_timeout))
 
     def running_config(self) -> str:
         return self.show("show running-config")
@@ -117,7 +120,7 @@ class DeviceSession:
     def apply(self, lines: Sequence[str]) -> str:
         """Enter config mode, send `lines`, leave. Raises DeviceCommandError on a refused line."""
         output = str(self._call("configuration", self._conn.send_config_set, list(lines),
-                                read_timeout=self.timeout, cmd_verify=True, error_pattern=None))
+                                read_timeout=self.command_timeout, cmd_verify=True, error_pattern=None))
         m = DEVICE_ERRORS.search(output)
         if m:
             bad = _refused_line(output, m.start(), lines)

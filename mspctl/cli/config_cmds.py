@@ -117,3 +117,82 @@ def backup_cmd(app: App, /, **flt: Any) -> None:
         (f"; commit {run.commit[:10]}" if run.commit else "; no changes, no commit"))
     if run.summary["failed"]:
         raise SystemExit(ExitCode.PARTIAL)
+
+
+def _render_push(app: App, run: Any, footer: str) -> None:
+    data = run.to_dict()
+    if app.output == "table":
+        for d in run.devices:
+            if d.commands:
+                verb = "applied" if d.status == "applied" else ("would send" if d.status == "planned" else "sent")
+                click.echo(f"--- {d.asset.name} ({d.asset.client}): {verb} [{', '.join(d.features)}]")
+                click.echo("\n".join(f"  {c}" for c in d.commands))
+            if d.rollback_commands:
+                click.echo(f"    rolled back with: {'; '.join(c.strip() for c in d.rollback_commands)}")
+    rows = [{"device": d.asset.name, "client": d.asset.client, "status": d.status,
+             "features": ",".join(d.features) or "-", "commands": len(d.commands), "error": d.error or ""}
+            for d in run.devices]
+    render(data, app.output, rows=rows, columns=[("device", "DEVICE"), ("client", "CLIENT"), ("status", "STATUS"),
+                                                  ("features", "FEATURES"), ("commands", "COMMANDS"),
+                                                  ("error", "ERROR")], footer=footer)
+
+
+@config_group.command("push")
+@scope_options
+@click.option("--feature", "feature_names", multiple=True, metavar="NAME", help="Only these features. Repeatable.")
+@click.option("--apply", "do_apply", is_flag=True, help="Make the changes (default: a dry run showing them).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (for CI).")
+@click.option("--force", is_flag=True, help="Ignore the clients' change windows.")
+@output_option
+@pass_app
+def push_cmd(app: App, /, feature_names: tuple[str, ...], do_apply: bool, yes: bool, force: bool,
+             **flt: Any) -> None:
+    """Bring devices to their intended config: a dry run by default, --apply to change them.
+
+    \b
+    With --apply, per device: pre-change backup, apply the remediation (device errors are
+    detected), write memory, then an automatic compliance re-check. A device error, a lost
+    connection or a failed re-check rolls that device back, and the rollback is reported.
+    Outside a client's change window devices are refused unless --force.
+    Exit: 0 done (or dry run), 3 some devices failed, were rolled back or refused.
+    """
+    from mspctl.push.service import push
+
+    selection = build_filter(**flt)
+    if do_apply and not yes:
+        planned = push(app.settings, app.inventory(), selection, feature_names, apply=False, mode=app.mode)
+        _render_push(app, planned, "dry run before applying")
+        n = planned.summary["planned"]
+        if n == 0:
+            click.echo("Nothing to change.", err=True)
+            return
+        click.confirm(f"Apply these changes to {n} device(s)?", abort=True, err=True)
+    with _event_progress(app, "pushing" if do_apply else "planning") as on_event:
+        run = push(app.settings, app.inventory(), selection, feature_names, apply=do_apply, force=force,
+                   mode=app.mode, on_event=on_event)
+    s = run.summary
+    footer = (f"run {run.run_id}: " + ", ".join(f"{v} {k}" for k, v in s.items() if v) +
+              ("" if do_apply else " (dry run: nothing was changed; --apply to change)"))
+    _render_push(app, run, footer)
+    if run.failed:
+        raise SystemExit(ExitCode.PARTIAL)
+
+
+@config_group.command("rollback")
+@click.option("--run", "run_id", required=True, metavar="ID", help="The push run to undo (see `mspctl runs list`).")
+@click.option("--apply", "do_apply", is_flag=True, help="Make the changes (default: a dry run).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@output_option
+@pass_app
+def rollback_cmd(app: App, /, run_id: str, do_apply: bool, yes: bool) -> None:
+    """Undo a completed push: restore the pushed features to their pre-change state."""
+    from mspctl.push.service import rollback
+
+    if do_apply and not yes:
+        click.confirm(f"Roll back the changes of {run_id}?", abort=True, err=True)
+    with _event_progress(app, "rolling back") as on_event:
+        run = rollback(app.settings, app.inventory(), run_id, apply=do_apply, mode=app.mode, on_event=on_event)
+    _render_push(app, run, f"run {run.run_id}: " + ", ".join(f"{v} {k}" for k, v in run.summary.items() if v) +
+                 ("" if do_apply else " (dry run: --apply to change)"))
+    if run.failed:
+        raise SystemExit(ExitCode.PARTIAL)

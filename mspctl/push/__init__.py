@@ -1,0 +1,1 @@
+"""Safe configuration changes: dry run, apply with pre-change backup, post-check, rollback."""
