@@ -128,3 +128,15 @@ def test_drift_from_backup_records_evidence_age(net):
     assert devices["initech-rtr1"]["evidence_at"] is not None
     assert [f["feature"] for f in devices["initech-rtr1"]["features"] if f["status"] == "drift"] == ["snmp"]
     assert devices["initech-sw1"]["status"] == "compliant"
+
+
+def test_runs_are_recorded_and_drift_history_is_kept(net):
+    net("drift", "-c", "initech")
+    net("config", "backup", "-c", "initech")
+    listed = json.loads(net("runs", "list", "-o", "json").stdout)
+    assert [r["kind"] for r in listed[:2]] == ["backup", "drift"]
+    drift_run = listed[1]
+    assert drift_run["summary"]["drift"] == 1 and drift_run["targets"] == 2
+    shown = json.loads(net("runs", "show", drift_run["id"], "-o", "json").stdout)
+    assert shown["results"]["initech-rtr1"]["status"] == "drift"
+    assert [f["feature"] for f in shown["results"]["initech-rtr1"]["features"] if f["status"] == "drift"] == ["snmp"]
