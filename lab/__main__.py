@@ -47,7 +47,11 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(info))
         return 0
     if args.cmd == "env":
+        from lab import network
+
         print(netbox.write_env_file(netbox.load_state(), args.dataset).read_text(), end="")
+        if args.dataset == "demo":
+            print(network.env_lines(), end="")
         return 0
     return netbox.status()
 

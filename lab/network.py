@@ -127,11 +127,15 @@ def up() -> dict[str, str]:
         raise SystemExit(f"[lab] device simulator failed to start:\n{proc.stdout}\n{proc.stderr}")
     control = json.loads(proc.stdout.strip().splitlines()[-1])["control"]
     log(f"demo network: {len(spec['devices'])} devices on port {DEVICE_PORT} (spec {SPEC})")  # type: ignore[arg-type]
-    env = nbserver.env_file("demo")
-    env.write_text(env.read_text().split("export MSPCTL_CREDENTIALS_FILE")[0] +
-                   f"export MSPCTL_CREDENTIALS_FILE={creds}\nexport MSPCTL_DEVICE_PORT={DEVICE_PORT}\n")
     return {**info, "spec": str(SPEC), "credentials_file": str(creds), "device_port": str(DEVICE_PORT),
             "control": control}
+
+
+def env_lines() -> str:
+    """Exports for reaching the demo network's devices (empty before `network up`)."""
+    if not CREDENTIALS_FILE.exists():
+        return ""
+    return f"export MSPCTL_CREDENTIALS_FILE={CREDENTIALS_FILE}\nexport MSPCTL_DEVICE_PORT={DEVICE_PORT}\n"
 
 
 def down() -> None:
