@@ -286,6 +286,25 @@ class NetBoxSource:
         return {dev_id: DeviceDetails(contexts.get(dev_id, {}), tuple(per_device.get(dev_id, ())))
                 for dev_id in device_ids}
 
+    def fetch_config_templates(self, device_ids: list[int]) -> dict[int, tuple[str, str]]:
+        """Each device's config template as NetBox resolves it: device, else role, else platform."""
+        chunks = [device_ids[i:i + 100] for i in range(0, len(device_ids), 100)]
+        devices = [r for c in chunks for r in self._paged("dcim/devices", {
+            "id": c, "fields": "id,config_template,role,platform"}, None)]
+        roles = {r["id"]: r.get("config_template") for r in self._paged(
+            "dcim/device-roles", {"fields": "id,config_template"}, None)}
+        platforms = {r["id"]: r.get("config_template") for r in self._paged(
+            "dcim/platforms", {"fields": "id,config_template"}, None)}
+        templates = {r["id"]: (r["name"], r.get("template_code") or "") for r in self._paged(
+            "extras/config-templates", {"fields": "id,name,template_code"}, None)}
+        out: dict[int, tuple[str, str]] = {}
+        for d in devices:
+            chosen = (d.get("config_template") or roles.get((d.get("role") or {}).get("id"))
+                      or platforms.get((d.get("platform") or {}).get("id")))
+            if chosen and chosen["id"] in templates:
+                out[int(d["id"])] = templates[chosen["id"]]
+        return out
+
     def asset_ids(self) -> set[tuple[str, int]]:
         ids: set[tuple[str, int]] = set()
         for kind, ep in ENDPOINTS.items():

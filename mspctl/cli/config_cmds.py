@@ -22,9 +22,11 @@ def config_group() -> None:
 @scope_options
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Write <DIR>/<client>/<device>.cfg (each file atomically).")
+@click.option("--templates", "source", type=click.Choice(["repo", "netbox"]), default="repo", show_default=True,
+              help="The repository's templates/, or the config templates assigned in NetBox (sandboxed).")
 @output_option
 @pass_app
-def render_cmd(app: App, /, out_dir: Path | None, **flt: Any) -> None:
+def render_cmd(app: App, /, out_dir: Path | None, source: str, **flt: Any) -> None:
     """Render intended configurations from templates/<platform>/main.j2 and NetBox data.
 
     \b
@@ -35,7 +37,7 @@ def render_cmd(app: App, /, out_dir: Path | None, **flt: Any) -> None:
     from mspctl.render.service import render_configs
 
     selection = build_filter(**flt)
-    results = render_configs(app.settings, app.inventory(), selection, app.mode)
+    results = render_configs(app.settings, app.inventory(), selection, app.mode, source)  # type: ignore[arg-type]
     if out_dir is not None:
         from mspctl.files import write_atomic
 

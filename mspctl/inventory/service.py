@@ -50,6 +50,10 @@ class InventorySource(Protocol):
         """Merged config context and interfaces (with addresses) per device id."""
         ...
 
+    def fetch_config_templates(self, device_ids: list[int]) -> dict[int, tuple[str, str]]:
+        """Each device's assigned config template (device, else role, else platform): (name, code)."""
+        ...
+
 
 def _ordered(assets: list[Asset]) -> list[Asset]:
     """The one order every output uses, whatever path the data took: client, then name."""
@@ -162,6 +166,9 @@ class InventoryService:
     def details(self, assets: Sequence[Asset]) -> dict[int, DeviceDetails]:
         """Rendering data of devices, always live from the source (config contexts change often)."""
         return self._require_source().fetch_device_details([a.id for a in assets if a.kind == "device"])
+
+    def config_templates(self, assets: Sequence[Asset]) -> dict[int, tuple[str, str]]:
+        return self._require_source().fetch_config_templates([a.id for a in assets if a.kind == "device"])
 
     def clients_by_slug(self, mode: Mode = "auto") -> dict[str, Client]:
         return {c.slug: c for c in self.clients(mode)}

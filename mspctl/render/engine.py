@@ -43,22 +43,32 @@ FILTERS = {"ip": _ip, "netmask": _netmask, "prefixlen": _prefixlen}
 
 
 class TemplateEngine:
-    """Renders ``<platform>/main.j2`` from a templates folder. Sandboxed for untrusted sources."""
+    """Renders ``<platform>/main.j2`` from the repository's templates folder, or templates given
+    as text (NetBox config templates: untrusted, so sandboxed, with one template per device)."""
 
-    def __init__(self, folder: Path, *, sandboxed: bool = False) -> None:
+    def __init__(self, folder: Path, *, sandboxed: bool = False, sources: dict[str, str] | None = None,
+                 per_device: dict[str, str] | None = None) -> None:
         self.folder = folder
+        self._per_device = per_device  # device name -> template name, for text sources
         cls = jinja2.sandbox.SandboxedEnvironment if sandboxed else jinja2.Environment
-        self.env = cls(loader=jinja2.FileSystemLoader(str(folder)), undefined=jinja2.StrictUndefined,
-                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-                       autoescape=False)
+        loader: jinja2.BaseLoader = (jinja2.DictLoader(sources) if sources is not None
+                                     else jinja2.FileSystemLoader(str(folder)))
+        self.env = cls(loader=loader, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                       keep_trailing_newline=True, autoescape=False)
         self.env.filters.update(FILTERS)
+        self._sources = sources
         self._templates: dict[str, jinja2.Template] = {}
 
-    def template_for(self, platform: str | None) -> str:
+    def template_for(self, platform: str | None, device: str = "") -> str:
+        if self._per_device is not None:
+            return self._per_device.get(device, "")
         return f"{platform}/main.j2"
 
-    def has_template(self, platform: str | None) -> bool:
-        return bool(platform) and (self.folder / self.template_for(platform)).is_file()
+    def has_template(self, platform: str | None, device: str = "") -> bool:
+        name = self.template_for(platform, device)
+        if self._sources is not None:
+            return name in self._sources
+        return bool(platform) and (self.folder / name).is_file()
 
     def _load(self, name: str, device: str) -> jinja2.Template:
         if name not in self._templates:
@@ -74,8 +84,8 @@ class TemplateEngine:
         return self._templates[name]
 
     def render(self, platform: str | None, device: str, context: dict[str, Any]) -> str:
-        """Render the device's main template. Errors cite template:line and the device."""
-        template = self._load(self.template_for(platform), device)
+        """Render the device's template. Errors cite template:line and the device."""
+        template = self._load(self.template_for(platform, device), device)
         try:
             return template.render(context)
         except jinja2.TemplateSyntaxError as exc:  # an included template that fails to compile
@@ -100,4 +110,6 @@ def _template_frame(exc: BaseException, folder: Path) -> str:
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         if frame.filename.endswith(".j2"):
             return f"{_rel(frame.filename, folder)}:{frame.lineno}"
+        if frame.filename.startswith("<template>") or frame.name in ("top-level template code", "template"):
+            return f"{folder}:{frame.lineno}"
     return str(folder)

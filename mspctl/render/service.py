@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from mspctl.errors import MspctlError
@@ -53,29 +54,40 @@ def render_devices(assets: Sequence[Asset], details: Mapping[int, DeviceDetails]
     """Render each device's ``<platform>/main.j2``; devices without a template are skipped."""
     out = []
     for asset in assets:
-        if not engine.has_template(asset.platform):
-            out.append(RenderResult(asset, "skipped", error=f"no template {engine.template_for(asset.platform)}"))
+        name = engine.template_for(asset.platform, asset.name)
+        if not engine.has_template(asset.platform, asset.name):
+            out.append(RenderResult(asset, "skipped", error=f"no template {name or 'assigned in NetBox'}"))
             continue
         ctx = build_context(asset, details.get(asset.id, DeviceDetails({}, ())),
                             clients.get(asset.client or ""))
         try:
             text = engine.render(asset.platform, asset.name, ctx)
         except MspctlError as exc:
-            out.append(RenderResult(asset, "failed", engine.template_for(asset.platform), error=exc.message,
-                                    error_code=exc.code))
+            out.append(RenderResult(asset, "failed", name, error=exc.message, error_code=exc.code))
             continue
-        out.append(RenderResult(asset, "ok", engine.template_for(asset.platform), text=text))
+        out.append(RenderResult(asset, "ok", name, text=text))
     return out
 
 
 def render_configs(settings: Settings, inventory: InventoryService, flt: AssetFilter,
-                   mode: Mode = "auto") -> list[RenderResult]:
-    """Select network devices, fetch their rendering data from NetBox, render them all."""
+                   mode: Mode = "auto", templates: Literal["repo", "netbox"] = "repo") -> list[RenderResult]:
+    """Select network devices, fetch their rendering data from NetBox, render them all.
+
+    `templates`: the repository's templates/ folder, or the config templates assigned in NetBox
+    (device, else role, else platform), rendered in Jinja's sandbox because anyone with NetBox
+    write access can change them.
+    """
     selected = inventory.select(flt, mode).assets
     devices = [a for a in selected if a.kind == "device"]
     if not devices:
         from mspctl.errors import NoMatchError
 
         raise NoMatchError(f"no device matches {flt.describe()} (VMs have no device configuration)")
-    engine = TemplateEngine(settings.path(settings.config.templates))
+    if templates == "netbox":
+        assigned = inventory.config_templates(devices)
+        engine = TemplateEngine(Path("netbox"), sandboxed=True,
+                                sources={name: code for name, code in assigned.values()},
+                                per_device={d.name: assigned[d.id][0] for d in devices if d.id in assigned})
+    else:
+        engine = TemplateEngine(settings.path(settings.config.templates))
     return render_devices(devices, inventory.details(devices), engine, inventory.clients_by_slug(mode))

@@ -140,3 +140,35 @@ def test_runs_are_recorded_and_drift_history_is_kept(net):
     shown = json.loads(net("runs", "show", drift_run["id"], "-o", "json").stdout)
     assert shown["results"]["initech-rtr1"]["status"] == "drift"
     assert [f["feature"] for f in shown["results"]["initech-rtr1"]["features"] if f["status"] == "drift"] == ["snmp"]
+
+
+def test_render_netbox_config_templates_in_a_sandbox(mspctl, lab_netbox):
+    import requests
+
+    s = requests.Session()
+    s.headers.update({"Authorization": f"Bearer {lab_netbox.token}", "Accept": "application/json"})
+    api = f"{lab_netbox.url}/api"
+    platform = s.get(f"{api}/dcim/platforms/", params={"slug": "cisco_ios"}, timeout=30).json()["results"][0]
+    sw = s.get(f"{api}/dcim/devices/", params={"name": "initech-sw1"}, timeout=30).json()["results"][0]
+    good = s.post(f"{api}/extras/config-templates/", timeout=30, json={
+        "name": "mspctl-test-ios", "template_code":
+        "hostname {{ device.name }}\n{% for s in ntp_servers %}ntp server {{ s }}\n{% endfor %}"}).json()
+    evil = s.post(f"{api}/extras/config-templates/", timeout=30, json={
+        "name": "mspctl-test-evil", "template_code": "{{ ''.__class__.__mro__[1].__subclasses__() }}"}).json()
+    try:
+        s.patch(f"{api}/dcim/platforms/{platform['id']}/", json={"config_template": good["id"]},
+                timeout=30).raise_for_status()
+        s.patch(f"{api}/dcim/devices/{sw['id']}/", json={"config_template": evil["id"]},
+                timeout=30).raise_for_status()
+        res = mspctl("config", "render", "-c", "initech", "--templates", "netbox", "-o", "json")
+        assert res.exit_code == ExitCode.PARTIAL, res.output
+        by = {r["device"]: r for r in json.loads(res.stdout)}
+        assert by["initech-rtr1"]["status"] == "ok" and by["initech-rtr1"]["template"] == "mspctl-test-ios"
+        assert by["initech-rtr1"]["config"] == "hostname initech-rtr1\nntp server 192.0.2.123\nntp server 192.0.2.124\n"
+        assert by["initech-sw1"]["status"] == "failed"  # the device-level template wins, and is refused
+        assert "SecurityError" in by["initech-sw1"]["error"] and "(device initech-sw1)" in by["initech-sw1"]["error"]
+    finally:
+        s.patch(f"{api}/dcim/platforms/{platform['id']}/", json={"config_template": None}, timeout=30)
+        s.patch(f"{api}/dcim/devices/{sw['id']}/", json={"config_template": None}, timeout=30)
+        for t in (good, evil):
+            s.delete(f"{api}/extras/config-templates/{t['id']}/", timeout=30)
