@@ -79,6 +79,15 @@ def plan(settings: Settings, inventory: InventoryService, assets: Sequence[Asset
     return targets, {p.asset.name: (p.reason, p.code) for p in problems}
 
 
+# SSH sessions cost client CPU (key exchange, paramiko's polling threads); past ~25 sessions per
+# core, more threads only add GIL contention: measured 10.8 s at 50 workers vs 13.3 s at 100 for
+# 500 devices on 2 cores (bench/backup).
+SESSIONS_PER_CORE = 25
+
+
 def executor_for(settings: Settings) -> ThreadExecutor:
+    import os
+
     d = settings.devices
-    return ThreadExecutor(workers=d.workers, timeout=d.timeout, retries=d.retries, retry_on=(OSError,))
+    workers = min(d.workers, SESSIONS_PER_CORE * (os.cpu_count() or 1))
+    return ThreadExecutor(workers=workers, timeout=d.timeout, retries=d.retries, retry_on=(OSError,))

@@ -42,13 +42,17 @@ class Line:
             yield from child.paths(here)
 
 
+_VOLATILE_RE = re.compile("|".join(f"(?:{p})" for p in VOLATILE))
+
+
 def clean(text: str, volatile: Sequence[str] = VOLATILE) -> str:
     """Drop volatile lines, comments, ``end`` and trailing blanks; keep everything else as is."""
-    patterns = [re.compile(p) for p in volatile]
+    # One alternation compiled once: per line, one match instead of one per pattern.
+    pattern = _VOLATILE_RE if volatile is VOLATILE else re.compile("|".join(f"(?:{p})" for p in volatile))
     out = []
     for raw in text.replace("\r\n", "\n").split("\n"):
         line = raw.rstrip()
-        if not line.strip() or any(p.match(line) for p in patterns):
+        if not line.strip() or pattern.match(line):
             continue
         if line.strip() == "end" or (_COMMENT.match(line) and not line.startswith("banner")):
             continue

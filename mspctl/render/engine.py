@@ -58,6 +58,7 @@ class TemplateEngine:
         self.env.filters.update(FILTERS)
         self._sources = sources
         self._templates: dict[str, jinja2.Template] = {}
+        self._exists: dict[str, bool] = {}  # one stat per template, not per device
 
     def template_for(self, platform: str | None, device: str = "") -> str:
         if self._per_device is not None:
@@ -68,7 +69,9 @@ class TemplateEngine:
         name = self.template_for(platform, device)
         if self._sources is not None:
             return name in self._sources
-        return bool(platform) and (self.folder / name).is_file()
+        if name not in self._exists:
+            self._exists[name] = bool(platform) and (self.folder / name).is_file()
+        return self._exists[name]
 
     def _load(self, name: str, device: str) -> jinja2.Template:
         if name not in self._templates:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
 from mspctl.errors import MspctlError
 from mspctl.inventory.filters import AssetFilter
 from mspctl.inventory.service import InventoryService, Mode
-from mspctl.model import Asset, Client, DeviceDetails
+from mspctl.model import Asset, Client, DeviceDetails, Interface
 from mspctl.render.engine import TemplateEngine
 from mspctl.settings import Settings
 
@@ -32,15 +32,24 @@ class RenderResult:
                 "error": self.error, "error_code": self.error_code}
 
 
+_DEVICE_FIELDS = [f.name for f in fields(Asset) if f.name not in ("config_context", "tags", "custom_fields")]
+_INTERFACE_FIELDS = [f.name for f in fields(Interface)]
+
+
 def build_context(asset: Asset, details: DeviceDetails, client: Client | None) -> dict[str, Any]:
-    """What a template sees. ``config_context`` keys are also available at the top level."""
-    device = asset.to_dict()
-    device.pop("config_context", None)
+    """What a template sees. ``config_context`` keys are also available at the top level.
+
+    Built field by field: `dataclasses.asdict` deep-copies recursively and was a third of the
+    render time over 10,000 devices. Values are plain scalars, so shallow copies are enough.
+    """
+    device: dict[str, Any] = {name: getattr(asset, name) for name in _DEVICE_FIELDS}
+    device["tags"] = list(asset.tags)
+    device["custom_fields"] = dict(asset.custom_fields)
     context: dict[str, Any] = dict(details.config_context)
     context.update({
         "device": device,
         "config_context": details.config_context,
-        "interfaces": [asdict(i) for i in details.interfaces],
+        "interfaces": [{name: getattr(i, name) for name in _INTERFACE_FIELDS} for i in details.interfaces],
         "client": {"slug": asset.client, "name": client.name if client else asset.client,
                    "custom_fields": client.custom_fields if client else {}},
         "site": {"slug": asset.site},
