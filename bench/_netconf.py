@@ -107,7 +107,7 @@ def _interfaces(rng: random.Random, platform: str, mgmt_ip: str, i: int) -> tupl
         name = f"GigabitEthernet1/0/{n}" if platform == "cisco_ios" else f"Ethernet{n}"
         net = ipaddress.ip_network(f"10.{i % 250}.{(i * 8 + n) % 256}.0/{rng.choice((24, 30, 31))}")
         host = next(net.hosts()) if net.prefixlen < 31 else net.network_address
-        addresses = (f"{host}/{net.prefixlen}",) if rng.random() < 0.8 else ()
+        addresses: tuple[str, ...] = (f"{host}/{net.prefixlen}",) if rng.random() < 0.8 else ()
         if addresses and rng.random() < 0.1:
             addresses += (f"172.16.{i % 256}.{n}/24",)
         out.append(Interface(name, "10gbase-x-sfpp", enabled=rng.random() > 0.1,
@@ -126,7 +126,7 @@ def device_view(intended: str, platform: str | None, name: str) -> str:
     else:
         head = ["Building configuration...", "", f"Current configuration : {len(intended) + 200} bytes", "!",
                 "! Last configuration change at 09:14:02 UTC Mon Jan 5 2026 by netops", "!", "version 15.9"]
-    out = []
+    out: list[str] = []
     for line in body:
         if not line.startswith(" ") and out and out[-1].startswith(" "):
             out.append("!")  # a section ends: devices print a separator
@@ -157,7 +157,7 @@ def perturb(intended: str, platform: str | None, rng: random.Random) -> tuple[st
     return "\n".join(lines) + "\n", applied
 
 
-def _apply(lines: list[str], kind: str, platform: str | None, rng: random.Random) -> bool:  # noqa: PLR0911
+def _apply(lines: list[str], kind: str, platform: str | None, rng: random.Random) -> bool:
     def first(prefix: str) -> int | None:
         return next((i for i, ln in enumerate(lines) if ln.startswith(prefix)), None)
 
@@ -226,7 +226,7 @@ def _apply(lines: list[str], kind: str, platform: str | None, rng: random.Random
 
 # -- full-size running configs for simulated devices ------------------------------------------------
 def ios_running_config(name: str, role: str, mgmt_ip: str, seed: int, intended: str = "") -> str:
-    """A realistic IOS running config for `name` (~150 lines for a router, ~450 for a 48-port switch).
+    """A realistic IOS running config for `name` (~90 lines for a router, ~430 for a 48-port switch).
 
     `intended` (a rendered mspctl config), when given, supplies the managed lines; the rest is
     what real devices carry besides: services, AAA, VLANs, access ports, routing, ACLs.
@@ -241,7 +241,7 @@ def ios_running_config(name: str, role: str, mgmt_ip: str, seed: int, intended: 
            "clock timezone UTC 0 0", "spanning-tree mode rapid-pvst", "spanning-tree extend system-id",
            "snmp-server community S3cr3tRO RO 99", "access-list 99 permit 192.0.2.0 0.0.0.255"]
     managed = intended.rstrip("\n").split("\n") if intended else [
-        f"hostname {name}", f"ip domain name {name.split('-')[0]}.example.net", "ntp server 192.0.2.123",
+        f"hostname {name}", f"ip domain name {name.split('-', maxsplit=1)[0]}.example.net", "ntp server 192.0.2.123",
         "logging host 192.0.2.50", "snmp-server location managed by Northwind MSP",
         "snmp-server contact noc@northwind-msp.example", "banner motd ^CAuthorized access only.^C",
         "interface GigabitEthernet0/0", " description mgmt", f" ip address {mgmt_ip} 255.255.255.255",
