@@ -17,12 +17,14 @@ from pathlib import Path
 from mspctl.errors import CacheError
 from mspctl.model import Asset, Client
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS assets (kind TEXT NOT NULL, id INTEGER NOT NULL, data TEXT NOT NULL,
                                    PRIMARY KEY (kind, id));
 CREATE TABLE IF NOT EXISTS clients (slug TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS renders (key TEXT PRIMARY KEY, generation INTEGER NOT NULL, count INTEGER NOT NULL,
+                                    body TEXT NOT NULL);
 """
 
 
@@ -41,7 +43,9 @@ class InventoryCache:
             self._db.executescript(_SCHEMA)
             version = self._meta("schema_version")
             if version not in (None, SCHEMA_VERSION):
-                self._db.executescript("DELETE FROM assets; DELETE FROM clients; DELETE FROM meta;")
+                self._db.executescript("DROP TABLE assets; DROP TABLE clients; DROP TABLE IF EXISTS renders; "
+                                       "DELETE FROM meta;")
+                self._db.executescript(_SCHEMA)
             self._set_meta("schema_version", SCHEMA_VERSION)
         except (OSError, sqlite3.Error) as exc:
             raise CacheError(f"{self.path}: cannot open the inventory cache: {exc}",
@@ -77,6 +81,14 @@ class InventoryCache:
         rows = self._db.execute("SELECT data FROM clients ORDER BY slug").fetchall()
         return [Client(**json.loads(r[0])) for r in rows]
 
+    @property
+    def generation(self) -> int:
+        """Bumped whenever the cached content changes; keys the render cache."""
+        return int(self._meta("generation") or 0)
+
+    def _bump(self) -> None:
+        self._set_meta("generation", str(self.generation + 1))
+
     def replace_all(self, assets: Iterable[Asset], clients: Iterable[Client], since: str) -> None:
         with self._tx():
             self._db.execute("DELETE FROM assets")
@@ -86,18 +98,36 @@ class InventoryCache:
                                  [(c.slug, json.dumps(c.to_dict())) for c in clients])
             self._set_meta("since", since)
             self._set_meta("synced_at", repr(time.time()))
+            self._bump()
 
     def apply_delta(self, changed: Iterable[Asset], removed: Iterable[tuple[str, int]],
                     clients: Iterable[Client] | None, since: str) -> None:
         with self._tx():
-            self._insert(changed)
-            self._db.executemany("DELETE FROM assets WHERE kind=? AND id=?", list(removed))
+            rows = [(a.kind, a.id, json.dumps(a.to_dict())) for a in changed]
+            # A delta re-reads recently touched records (the sync margin): only real differences count.
+            differs = any(self._db.execute("SELECT data FROM assets WHERE kind=? AND id=?", (k, i)).fetchone()
+                          != (d,) for k, i, d in rows)
+            self._db.executemany("INSERT OR REPLACE INTO assets VALUES (?, ?, ?)", rows)
+            cur = self._db.executemany("DELETE FROM assets WHERE kind=? AND id=?", list(removed))
             if clients is not None:
                 self._db.execute("DELETE FROM clients")
                 self._db.executemany("INSERT INTO clients VALUES (?, ?)",
                                      [(c.slug, json.dumps(c.to_dict())) for c in clients])
             self._set_meta("since", since)
             self._set_meta("synced_at", repr(time.time()))
+            if differs or cur.rowcount or clients is not None:
+                self._bump()
+
+    def get_render(self, key: str) -> tuple[int, str] | None:
+        """A rendered output stored for `key` at the current generation: (count, body)."""
+        row = self._db.execute("SELECT count, body FROM renders WHERE key=? AND generation=?",
+                               (key, self.generation)).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def put_render(self, key: str, count: int, body: str) -> None:
+        with self._tx():
+            self._db.execute("DELETE FROM renders WHERE generation<?", (self.generation,))
+            self._db.execute("INSERT OR REPLACE INTO renders VALUES (?, ?, ?, ?)", (key, self.generation, count, body))
 
     def touch(self) -> None:
         """Mark the cache fresh without changing its content (a delta found nothing)."""
@@ -106,6 +136,7 @@ class InventoryCache:
     def put_asset(self, asset: Asset) -> None:
         with self._tx():
             self._insert([asset])
+            self._bump()
 
     def _insert(self, assets: Iterable[Asset]) -> None:
         self._db.executemany("INSERT OR REPLACE INTO assets VALUES (?, ?, ?)",

@@ -11,7 +11,7 @@ from mspctl.cli.app import App, output_option, pass_app
 from mspctl.cli.output import render, to_json, to_yaml
 from mspctl.errors import UsageError
 from mspctl.inventory.filters import KINDS, STATUSES, AssetFilter
-from mspctl.model import Inventory
+from mspctl.model import Asset, Inventory
 
 ASSET_COLUMNS = [("name", "NAME"), ("kind", "KIND"), ("client", "CLIENT"), ("site", "SITE"), ("role", "ROLE"),
                  ("platform", "PLATFORM"), ("status", "STATUS"), ("primary_ip", "PRIMARY IP")]
@@ -139,19 +139,23 @@ def export_cmd(app: App, /, fmt: str, out: Path | None, **flt: Any) -> None:
     from mspctl.inventory.platforms import PlatformMap
 
     selection = build_filter(**flt)
-    with app.progress("fetching") as progress:
-        inv = app.inventory().select(selection, app.mode, progress)
     platforms = PlatformMap(app.settings.platforms)
-    if fmt == "ansible":
-        text = to_json(to_ansible_list(inv.assets, platforms), indent=None) + "\n"
-    elif fmt == "ansible-yaml":
-        text = to_yaml(to_ansible_yaml_tree(inv.assets, platforms))
-    else:
-        text = to_json({"evidence": inv.evidence, "assets": [a.to_dict() for a in inv.assets]}) + "\n"
+
+    def build(assets: list[Asset]) -> str:
+        if fmt == "ansible":
+            return to_json(to_ansible_list(assets, platforms), indent=None) + "\n"
+        if fmt == "ansible-yaml":
+            return to_yaml(to_ansible_yaml_tree(assets, platforms))
+        return to_json({"assets": [a.to_dict() for a in assets]}) + "\n"
+
+    # The same inventory and arguments give the same text: reuse it while the cache is unchanged.
+    key = f"export|{fmt}|{to_json(dict(app.settings.platforms), indent=None)}"
+    with app.progress("fetching") as progress:
+        text, count, evidence = app.inventory().render_cached(selection, key, build, app.mode, progress)
     if out is None:
         click.echo(text, nl=False)
     else:
         from mspctl.files import write_atomic
 
         write_atomic(out, text)
-    click.echo(evidence_line(inv), err=True)
+    click.echo(f"{count} assets; source {evidence.source}, age {evidence.age_seconds:.0f}s", err=True)

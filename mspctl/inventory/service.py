@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, Protocol
@@ -83,23 +84,50 @@ class InventoryService:
         return self.source
 
     def load(self, mode: Mode = "auto", progress: ProgressFn | None = None) -> Inventory:
+        inv = self.sync(mode, progress)
+        if not inv.assets:
+            inv.assets = _ordered(self.cache.assets())
+        return inv
+
+    def sync(self, mode: Mode = "auto", progress: ProgressFn | None = None) -> Inventory:
+        """Bring the cache up to date as `mode` says. The returned Inventory carries the evidence;
+        its assets are filled only when they were just fetched in full (else: read the cache)."""
         state = self.cache.state()
         now = time.time()
         if mode == "offline":
             if state is None:
                 raise OfflineCacheMissError(f"no cached inventory in {self.cache.path}",
                                             hint="run once without --offline to fill the cache")
-            return self._from_cache("cache", state.synced_at)
+            return self._cached("cache", state.synced_at)
         if mode == "auto" and state is not None and now - state.synced_at < self.ttl:
-            return self._from_cache("cache", state.synced_at)
+            return self._cached("cache", state.synced_at)
         source = self._require_source()
         if mode == "auto" and state is not None:
-            return self._delta(source, state.since, progress)
+            return self._delta(source, state.since)
         assets, started = source.fetch_assets(None, progress)
         self.cache.replace_all(assets, source.clients(), started)
         return Inventory(_ordered(assets), Evidence("netbox", datetime.now(UTC), 0.0), changed=len(assets))
 
-    def _delta(self, source: InventorySource, since: str, progress: ProgressFn | None) -> Inventory:
+    def render_cached(self, flt: AssetFilter, key: str, build: Callable[[list[Asset]], str],
+                      mode: Mode = "auto", progress: ProgressFn | None = None) -> tuple[str, int, Evidence]:
+        """`build(selected assets)`, reused while neither the cache nor `key` changed: a warm export
+        with nothing new in NetBox skips decoding and rendering thousands of records."""
+        inv = self.sync(mode, progress)
+        flt = self._resolved(flt)
+        full_key = f"{key}|{flt.describe()}"
+        hit = None if inv.assets else self.cache.get_render(full_key)
+        if hit is not None:
+            return hit[1], hit[0], inv.evidence
+        assets = inv.assets or _ordered(self.cache.assets())
+        selected = flt.apply(assets)
+        if not selected:
+            raise NoMatchError(f"no device or VM matches {flt.describe()}",
+                               hint="loosen the filter; `mspctl inventory list --all-clients` shows everything")
+        body = build(selected)
+        self.cache.put_render(full_key, len(selected), body)
+        return body, len(selected), inv.evidence
+
+    def _delta(self, source: InventorySource, since: str) -> Inventory:
         changed, counts, started = source.fetch_changes(since)
         known = self.cache.ids()
         new = [a for a in changed if (a.kind, a.id) not in known]
@@ -110,17 +138,14 @@ class InventoryService:
             # Creations can hide deletions in the counts, so reconcile by id.
             removed = (known | {(a.kind, a.id) for a in new}) - source.asset_ids()
         clients = source.clients() if (new or removed) else None
-        if changed or removed or clients is not None:
-            self.cache.apply_delta(changed, removed, clients, started)
-        else:
-            self.cache.apply_delta([], [], None, started)
-        inv = self._from_cache("cache-delta", time.time())
+        self.cache.apply_delta(changed, removed, clients, started)
+        inv = self._cached("cache-delta", time.time())
         inv.changed, inv.removed = len(changed), len(removed)
         return inv
 
-    def _from_cache(self, source: Literal["cache", "cache-delta"], synced_at: float) -> Inventory:
+    def _cached(self, source: Literal["cache", "cache-delta"], synced_at: float) -> Inventory:
         fetched = datetime.fromtimestamp(synced_at, UTC)
-        return Inventory(_ordered(self.cache.assets()), Evidence(source, fetched, max(0.0, time.time() - synced_at)))
+        return Inventory([], Evidence(source, fetched, max(0.0, time.time() - synced_at)))
 
     # -- clients ------------------------------------------------------------------------------
     def clients(self, mode: Mode = "auto") -> list[Client]:
@@ -152,11 +177,7 @@ class InventoryService:
         """Load, then filter. Raises UnknownClientError for a client NetBox does not have, and
         NoMatchError when the filter selects nothing (unless `allow_empty`)."""
         inv = self.load(mode, progress)
-        if flt.clients:
-            known = self.cache.clients()
-            resolved = self.resolve_clients(flt.clients, known)
-            flt = AssetFilter(resolved, flt.sites, flt.roles, flt.platforms, flt.tags, flt.statuses,
-                              flt.kinds, flt.limit)
+        flt = self._resolved(flt)
         selected = flt.apply(inv.assets)
         if not selected and not allow_empty:
             raise NoMatchError(f"no device or VM matches {flt.describe()}",
@@ -173,6 +194,12 @@ class InventoryService:
     def clients_by_slug(self, mode: Mode = "auto") -> dict[str, Client]:
         return {c.slug: c for c in self.clients(mode)}
 
+    def _resolved(self, flt: AssetFilter) -> AssetFilter:
+        """`flt` with its client names resolved to tenant slugs (clients.yml names allowed)."""
+        if not flt.clients:
+            return flt
+        return replace(flt, clients=self.resolve_clients(flt.clients, self.cache.clients()))
+
     def show(self, name: str, client: str | None, mode: Mode = "auto") -> Asset:
         """One asset's full record; with NetBox reachable, its merged config context too."""
         inv = self.load(mode)
@@ -186,7 +213,7 @@ class InventoryService:
         asset = matches[0]
         if mode != "offline":
             detailed = self._require_source().fetch_asset(asset.kind, asset.name, asset.client)
-            self.cache.put_asset(detailed)
+            self.cache.put_asset(replace(detailed, config_context=None))  # the cache holds list records
             return detailed
         return asset
 

@@ -423,13 +423,35 @@ def test_show_unknown_name(service: InventoryService) -> None:
     assert "'beta'" in exc.value.message
 
 
-def test_show_with_client_fetches_details_and_caches_them(service: InventoryService, source: FakeSource,
-                                                          cache: InventoryCache) -> None:
+def test_show_with_client_fetches_details_and_caches_the_list_record(
+        service: InventoryService, source: FakeSource, cache: InventoryCache) -> None:
     asset = service.show("rtr1", "gamma")
     assert (asset.client, asset.config_context) == ("gamma", {"ntp": ["192.0.2.123"]})
     assert source.called("fetch_asset") == [("device", "rtr1", "gamma")]
     cached = [a for a in cache.assets() if a.client == "gamma"]
-    assert cached[0].config_context == {"ntp": ["192.0.2.123"]}
+    # the record is refreshed, but without the context: exports stay the same whatever was shown
+    assert cached[0].name == "rtr1" and cached[0].config_context is None
+
+
+def test_render_cache_reuses_output_until_the_inventory_changes(
+        service: InventoryService, source: FakeSource, cache: InventoryCache, initial: list[Asset]) -> None:
+    calls: list[int] = []
+
+    def build(assets: list[Asset]) -> str:
+        calls.append(len(assets))
+        return ",".join(a.name for a in assets)
+
+    flt = AssetFilter(clients=("acme",))
+    first = service.render_cached(flt, "k", build)
+    assert service.render_cached(flt, "k", build)[0] == first[0]
+    assert len(calls) == 1  # the second call was served from the render cache
+    assert service.render_cached(flt, "other-key", build)[0] == first[0] and len(calls) == 2
+    service.ttl = 0
+    service.render_cached(flt, "k", build)  # a delta with no change keeps the stored render
+    assert len(calls) == 2
+    source.upsert(replace(initial[0], name="acme-rtr9"))
+    text, count, evidence = service.render_cached(flt, "k", build)
+    assert len(calls) == 3 and "acme-rtr9" in text and evidence.source == "cache-delta" and count == 3
 
 
 def test_show_offline_returns_the_cached_record(service: InventoryService, source: FakeSource) -> None:
