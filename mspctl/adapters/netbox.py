@@ -286,6 +286,20 @@ class NetBoxSource:
         return {dev_id: DeviceDetails(contexts.get(dev_id, {}), tuple(per_device.get(dev_id, ())))
                 for dev_id in device_ids}
 
+    def fetch_config_contexts(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], dict[str, Any]]:
+        """Merged config contexts of many devices and VMs ((kind, id) keys), in parallel id chunks."""
+        jobs = []
+        for kind, endpoint in ENDPOINTS.items():
+            ids = [i for k, i in keys if k == kind]
+            jobs += [(kind, endpoint, ids[n:n + 100]) for n in range(0, len(ids), 100)]
+        out: dict[tuple[str, int], dict[str, Any]] = {}
+        with ThreadPoolExecutor(max_workers=max(1, self.settings.workers)) as pool:
+            pages = pool.map(lambda j: (j[0], self._paged(j[1], {"id": j[2], "fields": "id,config_context"}, None)),
+                             jobs)
+            for kind, rows in pages:
+                out.update({(kind, int(r["id"])): r.get("config_context") or {} for r in rows})
+        return out
+
     def fetch_config_templates(self, device_ids: list[int]) -> dict[int, tuple[str, str]]:
         """Each device's config template as NetBox resolves it: device, else role, else platform."""
         chunks = [device_ids[i:i + 100] for i in range(0, len(device_ids), 100)]

@@ -76,11 +76,16 @@ def inventory_group() -> None:
     """Client inventories (devices and VMs) from NetBox, cached locally."""
 
 
+_CONTEXT_OPTION = click.option("--config-context", "with_context", is_flag=True,
+                               help="Include each asset's merged config context (read live from NetBox; slower).")
+
+
 @inventory_group.command("list")
 @scope_options
+@_CONTEXT_OPTION
 @output_option
 @pass_app
-def list_cmd(app: App, /, **flt: Any) -> None:
+def list_cmd(app: App, /, with_context: bool, **flt: Any) -> None:
     """List a client's devices and VMs.
 
     \b
@@ -90,8 +95,11 @@ def list_cmd(app: App, /, **flt: Any) -> None:
       mspctl inventory list -c acme --limit 'acme-*,!platform_debian'
     """
     selection = build_filter(**flt)
+    service = app.inventory()
     with app.progress("fetching") as progress:
-        inv = app.inventory().select(selection, app.mode, progress)
+        inv = service.select(selection, app.mode, progress)
+    if with_context:
+        inv.assets = service.with_config_contexts(inv.assets)
     assets = [a.to_dict() for a in inv.assets]
     data = {"evidence": inv.evidence, "count": len(assets), "assets": assets}
     render(data, app.output, rows=assets, columns=ASSET_COLUMNS, footer=evidence_line(inv))
@@ -126,8 +134,9 @@ def show_cmd(app: App, name: str, client: str | None) -> None:
               show_default=True,
               help="ansible: `ansible-inventory --list` JSON; ansible-yaml: a YAML inventory file; json: records.")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write to FILE (atomically).")
+@_CONTEXT_OPTION
 @pass_app
-def export_cmd(app: App, /, fmt: str, out: Path | None, **flt: Any) -> None:
+def export_cmd(app: App, /, fmt: str, out: Path | None, with_context: bool, **flt: Any) -> None:
     """Export an inventory for Ansible (JSON or YAML) or as records.
 
     \b
@@ -141,7 +150,11 @@ def export_cmd(app: App, /, fmt: str, out: Path | None, **flt: Any) -> None:
     selection = build_filter(**flt)
     platforms = PlatformMap(app.settings.platforms)
 
+    service = app.inventory()
+
     def build(assets: list[Asset]) -> str:
+        if with_context:
+            assets = service.with_config_contexts(assets)
         if fmt == "ansible":
             return to_json(to_ansible_list(assets, platforms), indent=None) + "\n"
         if fmt == "ansible-yaml":
@@ -151,7 +164,9 @@ def export_cmd(app: App, /, fmt: str, out: Path | None, **flt: Any) -> None:
     # The same inventory and arguments give the same text: reuse it while the cache is unchanged.
     key = f"export|{fmt}|{to_json(dict(app.settings.platforms), indent=None)}"
     with app.progress("fetching") as progress:
-        text, count, evidence = app.inventory().render_cached(selection, key, build, app.mode, progress)
+        # Config contexts change without touching the assets' last_updated: never reuse such a render.
+        text, count, evidence = service.render_cached(selection, key, build, app.mode, progress,
+                                                      reuse=not with_context)
     if out is None:
         click.echo(text, nl=False)
     else:

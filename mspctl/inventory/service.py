@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from mspctl.adapters.cache import InventoryCache
 from mspctl.errors import NoMatchError, OfflineCacheMissError, UnknownClientError, UnknownDeviceError
@@ -53,6 +53,10 @@ class InventorySource(Protocol):
 
     def fetch_config_templates(self, device_ids: list[int]) -> dict[int, tuple[str, str]]:
         """Each device's assigned config template (device, else role, else platform): (name, code)."""
+        ...
+
+    def fetch_config_contexts(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], dict[str, Any]]:
+        """Merged config contexts by (kind, id)."""
         ...
 
 
@@ -109,13 +113,14 @@ class InventoryService:
         return Inventory(_ordered(assets), Evidence("netbox", datetime.now(UTC), 0.0), changed=len(assets))
 
     def render_cached(self, flt: AssetFilter, key: str, build: Callable[[list[Asset]], str],
-                      mode: Mode = "auto", progress: ProgressFn | None = None) -> tuple[str, int, Evidence]:
+                      mode: Mode = "auto", progress: ProgressFn | None = None,
+                      reuse: bool = True) -> tuple[str, int, Evidence]:
         """`build(selected assets)`, reused while neither the cache nor `key` changed: a warm export
         with nothing new in NetBox skips decoding and rendering thousands of records."""
         inv = self.sync(mode, progress)
         flt = self._resolved(flt)
         full_key = f"{key}|{flt.describe()}"
-        hit = None if inv.assets else self.cache.get_render(full_key)
+        hit = None if inv.assets or not reuse else self.cache.get_render(full_key)
         if hit is not None:
             return hit[1], hit[0], inv.evidence
         assets = inv.assets or _ordered(self.cache.assets())
@@ -124,7 +129,8 @@ class InventoryService:
             raise NoMatchError(f"no device or VM matches {flt.describe()}",
                                hint="loosen the filter; `mspctl inventory list --all-clients` shows everything")
         body = build(selected)
-        self.cache.put_render(full_key, len(selected), body)
+        if reuse:
+            self.cache.put_render(full_key, len(selected), body)
         return body, len(selected), inv.evidence
 
     def _delta(self, source: InventorySource, since: str) -> Inventory:
@@ -187,6 +193,11 @@ class InventoryService:
     def details(self, assets: Sequence[Asset]) -> dict[int, DeviceDetails]:
         """Rendering data of devices, always live from the source (config contexts change often)."""
         return self._require_source().fetch_device_details([a.id for a in assets if a.kind == "device"])
+
+    def with_config_contexts(self, assets: Sequence[Asset]) -> list[Asset]:
+        """`assets` with their merged config contexts, read live from the source."""
+        contexts = self._require_source().fetch_config_contexts([(a.kind, a.id) for a in assets])
+        return [replace(a, config_context=contexts.get((a.kind, a.id), {})) for a in assets]
 
     def config_templates(self, assets: Sequence[Asset]) -> dict[int, tuple[str, str]]:
         return self._require_source().fetch_config_templates([a.id for a in assets if a.kind == "device"])

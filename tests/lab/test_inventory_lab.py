@@ -118,3 +118,15 @@ def test_export_writes_file_atomically(mspctl, tmp_path: Path):
     tree = yaml.safe_load(out.read_text())
     assert set(tree["all"]["hosts"]) == ACME
     assert [p.name for p in out.parent.iterdir()] == ["acme.yml"]  # no temp file left behind
+
+
+def test_list_and_export_with_config_context(mspctl):
+    res = mspctl("inventory", "list", "-c", "globex", "--config-context", "-o", "json")
+    assert res.exit_code == 0, res.output
+    by = {a["name"]: a for a in json.loads(res.output)["assets"]}
+    assert by["globex-app01"]["config_context"]["syslog_servers"] == ["198.51.100.50", "198.51.100.51"]
+    assert by["globex-core-sw1"]["config_context"]["ntp_servers"] == ["192.0.2.123", "192.0.2.124"]
+    plain = json.loads(mspctl("inventory", "export", "-c", "globex").stdout)
+    assert "config_context" not in plain["_meta"]["hostvars"]["globex-app01"]
+    inv = json.loads(mspctl("inventory", "export", "-c", "globex", "--config-context").stdout)
+    assert inv["_meta"]["hostvars"]["globex-app01"]["config_context"]["snmp"]["location"] == "Globex DC1"
