@@ -18,6 +18,7 @@ from mspctl.redact import RedactingFilter, redact
 from mspctl.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from mspctl.executor import Event
     from mspctl.inventory.service import InventoryService, Mode
     from mspctl.model import ProgressFn
 
@@ -65,6 +66,17 @@ class App:
                 bar.update(tasks[what], completed=done, total=total)
 
             yield update
+
+
+    @contextmanager
+    def device_progress(self, description: str) -> Iterator[Callable[[Event], None]]:
+        """An executor event handler that advances a progress bar as devices finish."""
+        with self.progress(description) as bar:
+            def on_event(event: Event) -> None:
+                if bar is not None and event.kind == "finished":
+                    bar("devices", event.done, event.total)
+
+            yield on_event
 
 
 pass_app = click.make_pass_decorator(App)

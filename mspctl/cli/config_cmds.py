@@ -67,22 +67,6 @@ def render_cmd(app: App, /, out_dir: Path | None, source: str, **flt: Any) -> No
         raise SystemExit(ExitCode.PARTIAL if ok else ExitCode.CONFIG)
 
 
-def _event_progress(app: App, what: str) -> Any:
-    """An executor event handler drawing a progress bar (on a terminal), as a context manager."""
-    from contextlib import contextmanager
-
-    from mspctl.executor import Event
-
-    @contextmanager
-    def cm() -> Any:
-        with app.progress(what) as bar:
-            def on_event(e: Event) -> None:
-                if bar is not None and e.kind == "finished":
-                    bar("devices", e.done, e.total)
-            yield on_event
-    return cm()
-
-
 @config_group.command("backup")
 @scope_options
 @output_option
@@ -105,7 +89,7 @@ def backup_cmd(app: App, /, **flt: Any) -> None:
     inventory = app.inventory()
     assets = network_devices(inventory, build_filter(**flt), app.mode, PlatformMap(s.platforms))
     targets, unreachable = plan(s, inventory, assets)
-    with _event_progress(app, "backing up") as on_event:
+    with app.device_progress("backing up") as on_event:
         run = run_backup(assets, targets, unreachable, GitRepo(s.path(s.config.backups)), executor_for(s),
                          RecordStore(s.config.records), on_event=on_event)
     devices = [{"device": d.asset.name, "client": d.asset.client, "status": d.status, "path": d.path,
@@ -169,7 +153,7 @@ def push_cmd(app: App, /, feature_names: tuple[str, ...], do_apply: bool, yes: b
             click.echo("Nothing to change.", err=True)
             return
         click.confirm(f"Apply these changes to {n} device(s)?", abort=True, err=True)
-    with _event_progress(app, "pushing" if do_apply else "planning") as on_event:
+    with app.device_progress("pushing" if do_apply else "planning") as on_event:
         run = push(app.settings, app.inventory(), selection, feature_names, apply=do_apply, force=force,
                    mode=app.mode, on_event=on_event)
     s = run.summary
@@ -192,7 +176,7 @@ def rollback_cmd(app: App, /, run_id: str, do_apply: bool, yes: bool) -> None:
 
     if do_apply and not yes:
         click.confirm(f"Roll back the changes of {run_id}?", abort=True, err=True)
-    with _event_progress(app, "rolling back") as on_event:
+    with app.device_progress("rolling back") as on_event:
         run = rollback(app.settings, app.inventory(), run_id, apply=do_apply, mode=app.mode, on_event=on_event)
     _render_push(app, run, f"run {run.run_id}: " + ", ".join(f"{v} {k}" for k, v in run.summary.items() if v) +
                  ("" if do_apply else " (dry run: --apply to change)"))

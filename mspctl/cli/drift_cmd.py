@@ -8,7 +8,6 @@ from typing import Any
 import click
 
 from mspctl.cli.app import App, output_option, pass_app
-from mspctl.cli.config_cmds import _event_progress
 from mspctl.cli.inventory import build_filter, scope_options
 from mspctl.cli.output import render
 from mspctl.errors import ExitCode
@@ -37,7 +36,7 @@ def drift_cmd(app: App, /, source: str, feature_names: tuple[str, ...], junit: P
     from mspctl.reports.drift import junit as to_junit
     from mspctl.reports.drift import markdown as to_markdown
 
-    with _event_progress(app, "auditing") as on_event:
+    with app.device_progress("auditing") as on_event:
         run = audit(app.settings, app.inventory(), build_filter(**flt), source, feature_names,  # type: ignore[arg-type]
                     app.mode, on_event)
     if junit:
