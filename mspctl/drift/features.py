@@ -59,6 +59,18 @@ class Feature:
         return [line for line in config if line.text.startswith(prefixes)]
 
 
+def select_features(path: Path, names: Sequence[str] = ()) -> list[Feature]:
+    """The features defined in `path`, or only `names` of them (unknown names are a usage error)."""
+    from mspctl.errors import UsageError
+
+    features = load_features(path)
+    unknown = sorted(set(names) - {f.name for f in features})
+    if unknown:
+        raise UsageError(f"unknown feature(s) {', '.join(unknown)}",
+                         hint=f"defined in {path}: {', '.join(f.name for f in features)}")
+    return [f for f in features if not names or f.name in names]
+
+
 def load_features(path: Path) -> list[Feature]:
     if not path.is_file():
         raise ConfigError(f"{path}: compliance features file not found",

@@ -138,24 +138,13 @@ def audit(settings: Settings, inventory: InventoryService, flt: AssetFilter, sou
           on_event: Callable[[Event], None] | None = None) -> DriftRun:
     """Render, fetch actual configs (live or backup), compare per feature, record the run."""
     from mspctl.devices import executor_for, network_devices, plan
-    from mspctl.drift.features import load_features
-    from mspctl.errors import UsageError
+    from mspctl.drift.features import select_features
     from mspctl.inventory.platforms import PlatformMap
-    from mspctl.render.engine import TemplateEngine
-    from mspctl.render.service import render_devices
+    from mspctl.render.service import render_intended
 
-    features = load_features(settings.path(settings.config.features))
-    if feature_names:
-        unknown = sorted(set(feature_names) - {f.name for f in features})
-        if unknown:
-            raise UsageError(f"unknown feature(s) {', '.join(unknown)}",
-                             hint=f"defined in {settings.path(settings.config.features)}: "
-                                  f"{', '.join(f.name for f in features)}")
-        features = [f for f in features if f.name in feature_names]
+    features = select_features(settings.path(settings.config.features), feature_names)
     assets = network_devices(inventory, flt, mode, PlatformMap(settings.platforms))
-    engine = TemplateEngine(settings.path(settings.config.templates))
-    rendered = {r.asset.name: r for r in render_devices(assets, inventory.details(assets), engine,
-                                                          inventory.clients_by_slug(mode))}
+    rendered = render_intended(settings, inventory, assets, mode)
     targets, unreachable = plan(settings, inventory, assets) if source == "live" else ({}, {})
     return run_drift(assets, rendered, features, source, targets, unreachable, executor_for(settings),
                      GitRepo(settings.path(settings.config.backups)), RecordStore(settings.config.records),

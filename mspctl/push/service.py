@@ -236,33 +236,19 @@ def rollback_run(record: RunRecord, features: Sequence[Feature], targets: Mappin
     return run
 
 
-def _features(settings: Settings, feature_names: Sequence[str]) -> list[Feature]:
-    from mspctl.drift.features import load_features
-    from mspctl.errors import UsageError
-
-    features = load_features(settings.path(settings.config.features))
-    unknown = sorted(set(feature_names) - {f.name for f in features})
-    if unknown:
-        raise UsageError(f"unknown feature(s) {', '.join(unknown)}",
-                         hint=f"defined in {settings.path(settings.config.features)}")
-    return [f for f in features if not feature_names or f.name in feature_names]
-
-
 def push(settings: Settings, inventory: InventoryService, flt: AssetFilter, feature_names: Sequence[str] = (),
          apply: bool = False, force: bool = False, mode: Mode = "auto", now: datetime | None = None,
          on_event: Callable[[Event], None] | None = None) -> PushRun:
     """Plan (and with `apply`, make) the changes that bring devices to their intended config."""
     from mspctl.devices import executor_for, network_devices, plan
+    from mspctl.drift.features import select_features
     from mspctl.inventory.platforms import PlatformMap
-    from mspctl.render.engine import TemplateEngine
-    from mspctl.render.service import render_devices
+    from mspctl.render.service import render_intended
     from mspctl.windows import window_state
 
-    features = _features(settings, feature_names)
+    features = select_features(settings.path(settings.config.features), feature_names)
     assets = network_devices(inventory, flt, mode, PlatformMap(settings.platforms))
-    engine = TemplateEngine(settings.path(settings.config.templates))
-    rendered = {r.asset.name: r for r in render_devices(assets, inventory.details(assets), engine,
-                                                          inventory.clients_by_slug(mode))}
+    rendered = render_intended(settings, inventory, assets, mode)
     targets, unreachable = plan(settings, inventory, assets)
     refused: dict[str, str] = {}
     if now is None and os.environ.get("MSPCTL_NOW"):  # rehearse a window: evaluate it at another time
@@ -297,4 +283,7 @@ def rollback(settings: Settings, inventory: InventoryService, run_id: str, apply
     names = {t for t, (status, _) in record.results.items() if status == "applied"}
     assets = [a for a in inv.assets if a.name in names]
     targets, _ = plan(settings, inventory, assets)
-    return rollback_run(record, _features(settings, ()), targets, apply, executor_for(settings), records, on_event)
+    from mspctl.drift.features import select_features
+
+    features = select_features(settings.path(settings.config.features))
+    return rollback_run(record, features, targets, apply, executor_for(settings), records, on_event)

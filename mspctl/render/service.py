@@ -78,6 +78,14 @@ def render_devices(assets: Sequence[Asset], details: Mapping[int, DeviceDetails]
     return out
 
 
+def render_intended(settings: Settings, inventory: InventoryService, assets: Sequence[Asset],
+                    mode: Mode = "auto") -> dict[str, RenderResult]:
+    """The intended configuration of `assets` from the repository's templates, by asset name."""
+    engine = TemplateEngine(settings.path(settings.config.templates))
+    results = render_devices(assets, inventory.details(assets), engine, inventory.clients_by_slug(mode))
+    return {r.asset.name: r for r in results}
+
+
 def render_configs(settings: Settings, inventory: InventoryService, flt: AssetFilter,
                    mode: Mode = "auto", templates: Literal["repo", "netbox"] = "repo") -> list[RenderResult]:
     """Select network devices, fetch their rendering data from NetBox, render them all.

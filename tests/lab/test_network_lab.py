@@ -172,3 +172,10 @@ def test_render_netbox_config_templates_in_a_sandbox(mspctl, lab_netbox):
         s.patch(f"{api}/dcim/devices/{sw['id']}/", json={"config_template": None}, timeout=30)
         for t in (good, evil):
             s.delete(f"{api}/extras/config-templates/{t['id']}/", timeout=30)
+
+
+def test_unknown_feature_is_a_usage_error(net):
+    res = net("drift", "-c", "acme", "--feature", "ntp", "--feature", "nosuch")
+    assert res.exit_code == ExitCode.USAGE
+    assert res.stderr.startswith("Error: MSP-USE-001: unknown feature(s) nosuch")
+    assert "hostname, dns, ntp" in res.stderr
