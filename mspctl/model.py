@@ -137,6 +137,3 @@ class Inventory:
     evidence: Evidence
     changed: int = 0  # assets re-read from NetBox by a delta refresh
     removed: int = 0
-
-    def by_name(self, name: str) -> list[Asset]:
-        return [a for a in self.assets if a.name == name]

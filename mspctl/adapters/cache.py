@@ -129,10 +129,6 @@ class InventoryCache:
             self._db.execute("DELETE FROM renders WHERE generation<?", (self.generation,))
             self._db.execute("INSERT OR REPLACE INTO renders VALUES (?, ?, ?, ?)", (key, self.generation, count, body))
 
-    def touch(self) -> None:
-        """Mark the cache fresh without changing its content (a delta found nothing)."""
-        self._set_meta("synced_at", repr(time.time()))
-
     def put_asset(self, asset: Asset) -> None:
         with self._tx():
             self._insert([asset])

@@ -48,7 +48,3 @@ class GitRepo:
     def last_commit_time(self, relpath: str) -> datetime | None:
         out = self._git("log", "-1", "--format=%cI", "--", relpath, check=False).stdout.strip()
         return datetime.fromisoformat(out).astimezone(UTC) if out else None
-
-    def commit_count(self) -> int:
-        proc = self._git("rev-list", "--count", "HEAD", check=False)
-        return int(proc.stdout.strip()) if proc.returncode == 0 else 0

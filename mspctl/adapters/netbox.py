@@ -211,9 +211,9 @@ class NetBoxSource:
             changed = {kind: pool.submit(self._paged, ep, {"fields": FIELDS[kind], "ordering": "id",
                                                            "last_updated__gte": since}, None)
                        for kind, ep in ENDPOINTS.items()}
-            counts = {kind: pool.submit(self._get, ep, {"limit": 1, "fields": "id"}) for kind, ep in ENDPOINTS.items()}
+            counts = {kind: pool.submit(self._count, ep) for kind, ep in ENDPOINTS.items()}
             assets = [asset_from_record(kind, r) for kind, fut in changed.items() for r in fut.result()]
-            totals: dict[str, int] = {kind: int(fut.result()[0]["count"]) for kind, fut in counts.items()}
+            totals: dict[str, int] = {kind: fut.result()[0] for kind, fut in counts.items()}
             mark = _iso(counts["device"].result()[1])
         return assets, totals, mark
 
@@ -222,9 +222,9 @@ class NetBoxSource:
         assets: list[Asset] = []
         with ThreadPoolExecutor(max_workers=max(2, self.settings.workers)) as pool:
             # Counts and each kind's first page start together; the other pages follow the counts.
-            counts = {kind: pool.submit(self._get, ep, {"limit": 1, "fields": "id"}) for kind, ep in ENDPOINTS.items()}
+            counts = {kind: pool.submit(self._count, ep) for kind, ep in ENDPOINTS.items()}
             pages = [(kind, pool.submit(self._graphql_page, kind, 0, size)) for kind in GRAPHQL]
-            totals = {kind: int(fut.result()[0]["count"]) for kind, fut in counts.items()}
+            totals = {kind: fut.result()[0] for kind, fut in counts.items()}
             pages += [(kind, pool.submit(self._graphql_page, kind, off, size))
                       for kind in GRAPHQL for off in range(size, totals[kind], size)]
             total, done = sum(totals.values()), 0
@@ -236,6 +236,11 @@ class NetBoxSource:
                     progress("devices and VMs", done, total)
             mark = _iso(counts["device"].result()[1])
         return assets, mark
+
+    def _count(self, endpoint: str) -> tuple[int, str | None]:
+        """How many objects `endpoint` holds, and the response's Date header (NetBox's clock)."""
+        data, date = self._get(endpoint, {"limit": 1, "fields": "id"})
+        return int(data["count"]), date
 
     def _graphql_page(self, kind: AssetKind, offset: int, limit: int) -> list[dict[str, Any]]:
         import requests
@@ -325,12 +330,6 @@ class NetBoxSource:
             ids.update((kind, int(r["id"])) for r in self._paged(ep, {"fields": "id"}, None))
         return ids
 
-    def count_assets(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for kind, ep in ENDPOINTS.items():
-            data, _ = self._get(ep, {"limit": 1, "fields": "id"})
-            out[kind] = int(data["count"])
-        return out
 
     def fetch_asset(self, kind: AssetKind, name: str, client: str | None = None) -> Asset:
         """One asset with its merged config context."""

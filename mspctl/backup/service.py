@@ -62,7 +62,6 @@ def run_backup(assets: Sequence[Asset], targets: dict[str, DeviceTarget], unreac
     scrub = scrub or Scrubber()
     started = datetime.now(UTC)
     run_id = new_run_id("backup", started)
-    by_name = {a.name: a for a in assets}
     names = [a.name for a in assets if a.name in targets]
 
     def task(ctx: TaskContext) -> str:
@@ -88,7 +87,7 @@ def run_backup(assets: Sequence[Asset], targets: dict[str, DeviceTarget], unreac
             from mspctl.files import write_atomic
 
             write_atomic(dest, res.value)
-        devices.append(DeviceBackup(by_name[asset.name], status, rel, duration=res.duration, attempts=res.attempts))
+        devices.append(DeviceBackup(asset, status, rel, duration=res.duration, attempts=res.attempts))
     summary = {s: sum(d.status == s for d in devices) for s in ("new", "changed", "unchanged", "failed", "skipped")}
     message = (f"backup {run_id}: {summary['new']} new, {summary['changed']} changed, "
                f"{summary['unchanged']} unchanged, {summary['failed']} failed\n\n" +

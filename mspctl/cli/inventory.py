@@ -11,7 +11,7 @@ from mspctl.cli.app import App, output_option, pass_app
 from mspctl.cli.output import render, to_json, to_yaml
 from mspctl.errors import UsageError
 from mspctl.inventory.filters import KINDS, STATUSES, AssetFilter
-from mspctl.model import Asset, Inventory
+from mspctl.model import Asset, Evidence
 
 ASSET_COLUMNS = [("name", "NAME"), ("kind", "KIND"), ("client", "CLIENT"), ("site", "SITE"), ("role", "ROLE"),
                  ("platform", "PLATFORM"), ("status", "STATUS"), ("primary_ip", "PRIMARY IP")]
@@ -50,10 +50,10 @@ def build_filter(clients: tuple[str, ...], all_clients: bool, sites: tuple[str, 
     return AssetFilter(clients, sites, roles, platforms, tags, statuses, kinds, limit)
 
 
-def evidence_line(inv: Inventory) -> str:
-    ev = inv.evidence
-    extra = f", {inv.changed} changed, {inv.removed} removed" if ev.source == "cache-delta" else ""
-    return f"{len(inv.assets)} assets; source {ev.source}, age {ev.age_seconds:.0f}s{extra}"
+def evidence_line(count: int, ev: Evidence, changed: int | None = None, removed: int = 0) -> str:
+    """`count assets; source ..., age ...` (plus what a delta changed, when known)."""
+    extra = f", {changed} changed, {removed} removed" if ev.source == "cache-delta" and changed is not None else ""
+    return f"{count} assets; source {ev.source}, age {ev.age_seconds:.0f}s{extra}"
 
 
 @click.command("clients")
@@ -102,7 +102,8 @@ def list_cmd(app: App, /, with_context: bool, **flt: Any) -> None:
         inv.assets = service.with_config_contexts(inv.assets)
     assets = [a.to_dict() for a in inv.assets]
     data = {"evidence": inv.evidence, "count": len(assets), "assets": assets}
-    render(data, app.output, rows=assets, columns=ASSET_COLUMNS, footer=evidence_line(inv))
+    render(data, app.output, rows=assets, columns=ASSET_COLUMNS,
+           footer=evidence_line(len(inv.assets), inv.evidence, inv.changed, inv.removed))
 
 
 @inventory_group.command("show")
@@ -173,4 +174,4 @@ def export_cmd(app: App, /, fmt: str, out: Path | None, with_context: bool, **fl
         from mspctl.files import write_atomic
 
         write_atomic(out, text)
-    click.echo(f"{count} assets; source {evidence.source}, age {evidence.age_seconds:.0f}s", err=True)
+    click.echo(evidence_line(count, evidence), err=True)

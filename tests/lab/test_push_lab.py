@@ -34,7 +34,7 @@ def test_dry_run_shows_the_diff_and_changes_nothing(net, lab_network):
     assert ctl.config("acme-core-sw1") == before
 
 
-def test_apply_fixes_drift_and_post_check_reports_compliant(net):
+def test_apply_fixes_drift_and_post_check_reports_compliant(net, lab_network):
     res = net("config", "push", "-c", "acme", "-c", "initech", "--apply", "--yes", "--force", "-o", "json")
     assert res.exit_code == 0, res.output
     run = _run(res)
@@ -46,8 +46,10 @@ def test_apply_fixes_drift_and_post_check_reports_compliant(net):
             assert d["post_check"] and all(p["status"] == "compliant" for p in d["post_check"])
     after = net("drift", "-c", "acme", "-c", "initech")
     assert after.exit_code == 0, after.output  # compliant now
-    # saved: startup matches running
     assert "0 drifted" in after.stderr
+    ctl = ControlClient(lab_network.control)
+    for device in expected:  # written to memory: startup is the new running config
+        assert _lines(ctl.config(device, "startup")) == _lines(ctl.config(device)), device
 
 
 def test_connection_drop_mid_change_rolls_back_that_device_only(net, lab_network):
