@@ -51,7 +51,11 @@ def main(argv: list[str] | None = None) -> int:
 
         print(netbox.write_env_file(netbox.load_state(), args.dataset).read_text(), end="")
         if args.dataset == "demo":
+            from lab.hosts.lab import HostLab
+
             print(network.env_lines(), end="")
+            # acme's servers are the host lab's Debian hosts: reach them with its SSH config
+            print(f"export MSPCTL_SSH_CONFIG={HostLab().ssh_config}")
         return 0
     return netbox.status()
 

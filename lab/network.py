@@ -108,9 +108,17 @@ def build_spec(netbox_url: str, token: str) -> dict[str, object]:
         devices.append({
             "name": a.name, "platform": a.platform, "host": a.primary_ip, "port": DEVICE_PORT,
             "username": user, "password": pw, "enable_secret": enable, "serial": a.serial,
-            "model": a.device_type, "running_config": perturb(r.text, SEEDED_DRIFT.get(a.name, []), a.name),
+            "model": a.device_type, "os_version": OS_VERSIONS.get(a.name, OS_BY_TYPE.get(a.device_type or "", "")),
+            "running_config": perturb(r.text, SEEDED_DRIFT.get(a.name, []), a.name),
         })
     return {"devices": devices}
+
+
+# What `show version` reports (the simulator's platform default otherwise: IOS 15.9(3)M7, EOS 4.28.3M).
+# Catalyst 9300s run IOS XE 17.9.4a, except acme-core-sw1, seeded one release behind network-os's
+# minimum, so `mspctl patch os` has a finding; the ISR4331 routers keep the IOS 15.9 default.
+OS_BY_TYPE = {"c9300-48p": "17.9.4a"}
+OS_VERSIONS = {"acme-core-sw1": "17.6.1"}
 
 
 def up() -> dict[str, str]:

@@ -65,11 +65,13 @@ CLIENTS = {
             ("acme-dist-sw1", "acme-plant", "access-switch", "dcs-7050sx3", "arista_eos", "JPE19181234", "127.20.1.3", "active", [], "network"),
             # offline: being replaced (and the lab simulates no Junos), so device runs skip it by default
             ("acme-fw1", "acme-hq", "firewall", "srx345", "juniper_junos", "CY0218AF0042", "127.20.1.4", "offline", ["pci"], "network"),
-            ("acme-backup01", "acme-hq", "server", "poweredge-r650", "debian", "7XK2HJ3", "127.30.1.10", "active", ["backup-exempt"], "servers-b"),
+            ("acme-backup01", "acme-hq", "server", "poweredge-r650", "debian", "7XK2HJ3", "10.250.0.11", "active", ["backup-exempt"], "servers-b"),
         ],
         "vms": [
-            ("acme-web01", "debian", "127.30.1.11", "active", ["pci"], "servers-a"),
-            ("acme-db01", "ubuntu", "127.30.1.12", "active", ["pci", "critical"], "servers-b"),
+            ("acme-web01", "debian", "10.250.0.12", "active", ["pci"], "servers-a"),
+            ("acme-db01", "debian", "10.250.0.13", "active", ["pci", "critical"], "servers-b"),
+            ("acme-app01", "debian", "10.250.0.14", "active", [], "servers-a"),
+            ("acme-mail01", "debian", "10.250.0.15", "active", [], "servers-a"),
         ],
     },
     "globex": {
@@ -109,9 +111,15 @@ def ensure_custom_fields() -> None:
         ("sla_tier", "SLA tier", "text", [tenant_ot]),
         ("maintenance_window", "Maintenance window", "text", [tenant_ot, device_ot, vm_ot]),
         ("patch_group", "Patch group", "text", [device_ot, vm_ot]),
+        # a per-host override of the baseline that inventory/clients.yml assigns
+        ("patch_baseline", "Patch baseline", "text", [device_ot, vm_ot]),
+        # written back by `mspctl patch apply|window`
+        ("last_patched", "Last patched", "datetime", [device_ot, vm_ot]),
+        ("patch_compliance", "Patch compliance", "text", [device_ot, vm_ot]),
     ]
     for name, label, kind, types in specs:
-        cf, _ = CustomField.objects.get_or_create(name=name, defaults={"label": label, "type": kind})
+        cf, _ = CustomField.objects.get_or_create(
+            name=name, defaults={"label": label, "type": kind, "group_name": "mspctl" if name != "sla_tier" else ""})
         cf.object_types.set(types)
 
 

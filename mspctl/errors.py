@@ -18,6 +18,7 @@ class ExitCode:
     PARTIAL = 3  # some targets failed, the rest succeeded
     FINDINGS = 4  # the run worked and found drift / non-compliance
     NO_MATCH = 5  # the scope or filter selected nothing
+    REFUSED = 6  # refused to start: outside the change window, or another window holds the lock
     CONFIG = 10  # settings or MSP repository files invalid
     AUTH = 11  # NetBox rejected the token
     UNREACHABLE = 12  # NetBox (or another service) could not be reached
@@ -112,3 +113,10 @@ class CacheError(MspctlError):
 class OfflineCacheMissError(CacheError):
     code = "MSP-CACHE-404"
     exit_code = ExitCode.NOT_FOUND
+
+
+class RefusedError(MspctlError):
+    """A change that may not start now: outside its window, or another run holds the lock."""
+
+    code = "MSP-WIN-001"
+    exit_code = ExitCode.REFUSED

@@ -98,3 +98,14 @@ class RecordStore:
             "SELECT r.id, r.started_at, x.status FROM results x JOIN runs r ON r.id = x.run_id "
             "WHERE x.target=? AND r.kind=? ORDER BY r.started_at DESC LIMIT ?", (target, kind, limit))
         return [(a, b, c) for a, b, c in rows]
+
+    def latest(self, kind: str, targets: list[str]) -> dict[str, tuple[str, datetime, dict[str, Any]]]:
+        """Per target: (run id, started_at, data) of its newest result among runs of `kind`."""
+        out: dict[str, tuple[str, datetime, dict[str, Any]]] = {}
+        for target in targets:
+            row = self._db.execute(
+                "SELECT r.id, r.started_at, x.data FROM results x JOIN runs r ON r.id = x.run_id "
+                "WHERE x.target=? AND r.kind=? ORDER BY r.started_at DESC LIMIT 1", (target, kind)).fetchone()
+            if row is not None:
+                out[target] = (row[0], datetime.fromisoformat(row[1]), json.loads(row[2]))
+        return out

@@ -39,13 +39,30 @@ _WINDOW_KEYS = {"days", "start", "duration", "timezone", "cutoff", "blackout"}
 _SECRET_KEYS = re.compile(r"(?i)(password|secret|token|api_key|community)$")
 
 
-class _Doc:
-    def __init__(self, path: Path) -> None:
+class YamlDoc:
+    """One YAML file read as nodes, so every error names ``file:line`` (also used by patch baselines).
+
+    `error` is the `ConfigError` subclass raised, so each kind of file keeps its own error code.
+    """
+
+    def __init__(self, path: Path, error: type[ConfigError] = ConfigError) -> None:
         self.path = path
+        self.error = error
+
+    def compose(self) -> yaml.Node | None:
+        """The file's single document as nodes (None if empty). Raises `error` on bad YAML or I/O."""
+        try:
+            return yaml.compose(self.path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark else 1
+            raise self.error(f"{self.path}:{line}: invalid YAML: {exc.problem or exc.context}") from None
+        except OSError as exc:
+            raise self.error(f"{self.path}: cannot read: {exc.strerror}") from None
 
     def err(self, node: yaml.Node | None, msg: str, hint: str | None = None) -> ConfigError:
         line = node.start_mark.line + 1 if node is not None else 1
-        return ConfigError(f"{self.path}:{line}: {msg}", hint=hint)
+        return self.error(f"{self.path}:{line}: {msg}", hint=hint)
 
     def mapping(self, node: yaml.Node, what: str) -> list[tuple[yaml.ScalarNode, yaml.Node]]:
         if not isinstance(node, yaml.MappingNode):
@@ -79,15 +96,8 @@ def load_clients_file(path: Path) -> list[ClientSettings]:
     """Parse ``clients.yml``. A missing file is no error (no per-client settings)."""
     if not path.is_file():
         return []
-    doc = _Doc(path)
-    try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        raise ConfigError(f"{path}:{line}: invalid YAML: {exc.problem or exc.context}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    doc = YamlDoc(path)
+    root = doc.compose()
     if root is None:
         return []
     top = dict((k.value, (k, v)) for k, v in doc.mapping(root, "the file"))
@@ -124,7 +134,7 @@ def load_clients_file(path: Path) -> list[ClientSettings]:
     return out
 
 
-def _window(doc: _Doc, client: str, node: yaml.Node) -> MaintenanceWindow:
+def _window(doc: YamlDoc, client: str, node: yaml.Node) -> MaintenanceWindow:
     what = f"client {client!r}: maintenance_window"
     vals = {k.value: (k, v) for k, v in doc.mapping(node, what)}
     for name, (k, _) in vals.items():

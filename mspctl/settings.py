@@ -65,6 +65,21 @@ class ConfigSettings:
 
 
 @dataclass(frozen=True)
+class PatchSettings:
+    """How mspctl patches servers (Ansible through ansible-runner, over SSH)."""
+
+    baselines: Path = Path("baselines")  # the baseline YAML files (repository-relative)
+    playbooks: Path = Path("playbooks")
+    forks: int = 20  # hosts worked on at once inside one batch
+    canary: int = 1  # hosts in the first batch; the rest follow in batches of `batch_size`
+    batch_size: int = 0  # 0: all remaining hosts in one batch
+    max_fail_percent: int = 25  # stop starting batches once more than this share of hosts failed
+    stale_after: int = 7 * 86400  # seconds after which scan evidence is STALE
+    ssh_config: Path | None = None  # an OpenSSH config for the hosts (jump hosts, keys, known_hosts)
+    state: Path = field(default_factory=lambda: _default_state_dir() / "windows")  # locks and resumable windows
+
+
+@dataclass(frozen=True)
 class Settings:
     netbox: NetBoxSettings = field(default_factory=NetBoxSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
@@ -73,6 +88,7 @@ class Settings:
     platforms: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     devices: DeviceSettings = field(default_factory=DeviceSettings)
     config: ConfigSettings = field(default_factory=ConfigSettings)
+    patch: PatchSettings = field(default_factory=PatchSettings)
     sources: tuple[str, ...] = ()  # the files and variables that were read, for `mspctl settings show`
 
     def path(self, p: Path) -> Path:
@@ -92,6 +108,11 @@ def _default_cache_dir() -> Path:
 
 def _default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "mspctl"
+
+
+def _default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "mspctl"
 
 
@@ -115,6 +136,8 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "inventory": {"clients_file": str},
     "devices": {"ssh_port": int, "workers": int, "timeout": (int, float), "retries": int},
     "config": {"templates": str, "features": str, "backups": str, "records": str},
+    "patch": {"baselines": str, "playbooks": str, "forks": int, "canary": int, "batch_size": int,
+              "max_fail_percent": int, "stale_after": (int, str), "ssh_config": str, "state": str},
 }
 
 
@@ -186,8 +209,8 @@ def read_file(path: Path) -> dict[str, Any]:
             if not isinstance(item, expected) or (expected is not bool and isinstance(item, bool)):
                 names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
                 raise ConfigError(f"{path}:{line}: {section}.{key} must be {names}, not {type(item).__name__}")
-            if section == "cache" and key == "ttl":
-                value[key] = parse_duration(item, f"{path}:{line}: cache.ttl")  # type: ignore[arg-type]
+            if (section, key) in (("cache", "ttl"), ("patch", "stale_after")):
+                value[key] = parse_duration(item, f"{path}:{line}: {section}.{key}")  # type: ignore[arg-type]
     if "token" in data.get("netbox", {}):
         register_secret(data["netbox"]["token"])
     return data
@@ -286,6 +309,16 @@ def load_settings(
     for key in ("records", "backups"):  # stores live beside the settings file that names them
         if key in cfg and not cfg[key].is_absolute():
             cfg[key] = repo_root / cfg[key]
+    patch: dict[str, Any] = dict(data.get("patch", {}))
+    if env.get("MSPCTL_SSH_CONFIG"):
+        patch["ssh_config"] = env["MSPCTL_SSH_CONFIG"]
+        sources.append("$MSPCTL_SSH_CONFIG")
+    for key in ("baselines", "playbooks", "ssh_config", "state"):
+        if key in patch:
+            patch[key] = Path(os.path.expanduser(patch[key]))
+    for key in ("ssh_config", "state"):  # like the stores above: beside the file that names them
+        if key in patch and not patch[key].is_absolute():
+            patch[key] = repo_root / patch[key]
     return Settings(
         netbox=NetBoxSettings(**nb),
         cache=CacheSettings(**cache),
@@ -294,5 +327,6 @@ def load_settings(
         platforms=data.get("platforms", {}),
         devices=DeviceSettings(**data.get("devices", {})),
         config=ConfigSettings(**cfg),
+        patch=PatchSettings(**patch),
         sources=tuple(sources),
     )

@@ -8,10 +8,13 @@ A window is weekly: on each of `days`, from `start` (local time in `timezone`) f
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from mspctl.errors import ConfigError
 from mspctl.model import MaintenanceWindow
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -56,3 +59,46 @@ def window_state(window: MaintenanceWindow, now: datetime | None = None) -> Wind
         return WindowState(False, s, e, e - timedelta(minutes=window.cutoff_minutes),
                            f"closed; next window {s:%Y-%m-%d %H:%M} UTC ({window.timezone} {window.start})")
     return WindowState(False, None, None, None, "closed; no window in the next week (blackout dates?)")
+
+
+def current_time() -> datetime:
+    """Now, or ``$MSPCTL_NOW`` (ISO 8601) to rehearse a window at another time. Raises ConfigError."""
+    value = os.environ.get("MSPCTL_NOW")
+    if not value:
+        return datetime.now(UTC)
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"MSPCTL_NOW={value!r} is not an ISO 8601 time") from None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+_TEXT = re.compile(r"^\s*(?P<days>[a-z,\-]+)\s+(?P<start>\d{1,2}:\d{2})-(?P<end>\d{1,2}:\d{2})\s+(?P<tz>\S+)\s*$")
+
+
+def parse_window_text(text: str, where: str) -> MaintenanceWindow:
+    """A window as NetBox's ``maintenance_window`` custom field writes it: ``sat 22:00-02:00 Europe/Berlin``
+    (days may be ``mon,wed`` or ``mon-fri``; an end before the start runs past midnight).
+    Raises ConfigError naming `where`."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    m = _TEXT.match(text.lower() if text else "")
+    if not m:
+        raise ConfigError(f"{where}: {text!r} is not a window", hint="write it as `sat 22:00-02:00 Europe/Berlin`")
+    days: list[str] = []
+    for part in m.group("days").split(","):
+        first, _, last = part.partition("-")
+        if first not in _DAYS or (last and last not in _DAYS):
+            raise ConfigError(f"{where}: {part!r} is not a weekday (mon..sun)")
+        i, j = _DAYS.index(first), _DAYS.index(last or first)
+        days += [_DAYS[k % 7] for k in range(i, j + 1 if j >= i else j + 8)]
+    tz = text.rsplit(maxsplit=1)[-1]
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where}: unknown time zone {tz!r}") from None
+    (sh, sm), (eh, em) = ((int(x) for x in t.split(":")) for t in (m.group("start"), m.group("end")))
+    if sh > 23 or eh > 23 or sm > 59 or em > 59:
+        raise ConfigError(f"{where}: {text!r} has an invalid time")
+    minutes = (eh * 60 + em - sh * 60 - sm) % (24 * 60) or 24 * 60
+    return MaintenanceWindow(tuple(days), f"{sh:02d}:{sm:02d}", minutes, tz)

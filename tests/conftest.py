@@ -60,7 +60,8 @@ def mspctl(runner: CliRunner, lab_netbox: LabNetBox, tmp_path: Path,
             monkeypatch.delenv(var)
     base_env = {"NETBOX_API": lab_netbox.url, "NETBOX_TOKEN": lab_netbox.token,
                 "MSPCTL_CACHE_PATH": str(tmp_path / "cache"), "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
-                "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CACHE_HOME": str(tmp_path / "xdg-cache")}
+                "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
+                "XDG_STATE_HOME": str(tmp_path / "xdg-state")}
 
     def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
         return runner.invoke(main, list(args), env={**base_env, **(env or {})}, catch_exceptions=False)
@@ -105,3 +106,59 @@ def net(mspctl: Invoke, lab_network: LabNetwork) -> Iterator[Invoke]:
 
     yield invoke
     lab_network.reset()
+
+
+@dataclass(frozen=True)
+class LabServers:
+    """The host lab's Debian hosts (``python -m lab.hosts``, prefix mspctl-h), which are acme's servers in NetBox."""
+
+    ssh_config: str
+    info: dict[str, object]
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "lab.hosts", *args], cwd=REPO, capture_output=True,
+                              text=True, timeout=600)
+
+    def reset(self) -> None:
+        """Every host back to its seeded packages, and reachable."""
+        for host in ("h1", "h2", "h3", "h4", "h5"):
+            self.run("restore", host)
+        proc = self.run("reset")
+        assert proc.returncode == 0, proc.stderr
+
+    def ssh(self, host: str, command: str) -> str:
+        proc = self.run("ssh", host, command)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+
+@pytest.fixture(scope="session")
+def lab_servers(lab_netbox: LabNetBox) -> LabServers:
+    """acme's five servers as real Debian hosts on the addresses NetBox gives them, from their seed."""
+    if os.geteuid() != 0:
+        pytest.fail("the host lab needs root (network namespaces, overlay mounts)", pytrace=False)
+    proc = subprocess.run([sys.executable, "-m", "lab.hosts", "up", "--count", "5", "--fresh", "--json"], cwd=REPO,
+                          capture_output=True, text=True, timeout=1200)
+    if proc.returncode != 0:
+        pytest.fail(f"lab.hosts up failed ({proc.returncode}):\n{proc.stderr[-4000:]}", pytrace=False)
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    return LabServers(info["ssh_config"], info)
+
+
+@pytest.fixture(scope="module")
+def patch_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run records and window state shared by one test module's patch runs (they build on each other)."""
+    return tmp_path_factory.mktemp("patch-home")
+
+
+@pytest.fixture
+def patch(mspctl: Invoke, lab_servers: LabServers, patch_home: Path) -> Iterator[Invoke]:
+    """`mspctl` that reaches acme's servers over the host lab's SSH config; records and window
+    state are the module's (`patch_home`)."""
+
+    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+        return mspctl(*args, env={"MSPCTL_SSH_CONFIG": lab_servers.ssh_config,
+                                  "XDG_CACHE_HOME": str(patch_home / "cache"),
+                                  "XDG_STATE_HOME": str(patch_home / "state"), **(env or {})})
+
+    yield invoke

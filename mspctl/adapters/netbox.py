@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from mspctl.errors import (
     UnknownDeviceError,
 )
 from mspctl.model import Asset, AssetKind, Client, DeviceDetails, Interface, ProgressFn
+from mspctl.patch.model import PatchNote
 from mspctl.redact import redact
 from mspctl.settings import NetBoxSettings
 
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     import requests
 
 ENDPOINTS: dict[AssetKind, str] = {"device": "dcim/devices", "vm": "virtualization/virtual-machines"}
+_OBJECT_TYPES: dict[AssetKind, str] = {"device": "dcim.device", "vm": "virtualization.virtualmachine"}
 _COMMON = ["id", "name", "tenant", "site", "role", "platform", "status", "primary_ip4", "primary_ip6",
            "serial", "tags", "custom_fields", "last_updated", "cluster"]
 FIELDS: dict[AssetKind, str] = {"device": ",".join([*_COMMON, "device_type"]), "vm": ",".join(_COMMON)}
@@ -130,13 +133,17 @@ class NetBoxSource:
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> tuple[dict[str, Any], str | None]:
         """GET /api/<path>/ and return (json, Date header). Maps every failure to an MspctlError."""
+        return self._request("GET", path, params=params)
+
+    def _request(self, method: str, path: str, params: dict[str, Any] | None = None,
+                 payload: Any = None) -> tuple[Any, str | None]:
         import requests
 
         url = f"{self.url}/api/{path}/"
         try:
             # verify per request: a session-level False loses to REQUESTS_CA_BUNDLE in requests.
-            resp = self.session.get(url, params=params, timeout=self.settings.timeout,
-                                    verify=self.settings.verify_tls)
+            resp = self.session.request(method, url, params=params, json=payload, timeout=self.settings.timeout,
+                                        verify=self.settings.verify_tls)
         except requests.exceptions.SSLError as exc:
             raise NetBoxUnreachableError(f"TLS verification failed for {self.url}: {type(exc).__name__}",
                                          hint="fix the certificate, or pass --insecure for a lab") from None
@@ -146,15 +153,20 @@ class NetBoxSource:
         except requests.exceptions.ConnectionError:
             raise NetBoxUnreachableError(f"cannot reach NetBox at {self.url}: connection failed",
                                          hint="check NETBOX_API / --netbox-url and that NetBox is running") from None
-        return self._check(resp, path, params), resp.headers.get("Date")
+        return self._check(resp, path, params, write=method != "GET"), resp.headers.get("Date")
 
-    def _check(self, resp: requests.Response, path: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    def _check(self, resp: requests.Response, path: str, params: dict[str, Any] | None,
+               write: bool = False) -> Any:
         if resp.status_code == 401 or (resp.status_code == 403 and "token" in resp.text.lower()):
             raise NetBoxAuthError(f"NetBox at {self.url} rejected the API token ({resp.status_code}: "
                                   f"{_detail(resp)})", hint="check NETBOX_TOKEN; it may be wrong or expired")
         if resp.status_code == 403:
-            raise NetBoxPermissionError(f"the API token may not read {path} on {self.url} (403: {_detail(resp)})",
-                                        hint="grant the token's user view permission")
+            verb = "write" if write else "read"
+            raise NetBoxPermissionError(f"the API token may not {verb} {path} on {self.url} (403: {_detail(resp)})",
+                                        hint=f"grant the token's user {'change/add' if write else 'view'} permission")
+        if resp.status_code == 400 and write:
+            raise NetBoxError(f"NetBox refused the change to {path}: {_detail(resp)}", code="MSP-NB-400",
+                              hint="are mspctl's custom fields installed? see docs/patch.md")
         if resp.status_code == 400:
             raise InvalidFilterError(f"NetBox refused the filter on {path}: {_detail(resp)}")
         if resp.status_code == 404:
@@ -163,7 +175,7 @@ class NetBoxSource:
         if resp.status_code >= 400:
             raise NetBoxError(f"NetBox error {resp.status_code} on {path}: {_detail(resp)}")
         try:
-            return resp.json()  # type: ignore[no-any-return]
+            return resp.json() if resp.content else {}
         except ValueError:
             raise NetBoxError(f"{self.url}/api/{path}/ did not return JSON; is the URL NetBox's?",
                               code="MSP-NB-502") from None
@@ -323,6 +335,36 @@ class NetBoxSource:
             if chosen and chosen["id"] in templates:
                 out[int(d["id"])] = templates[chosen["id"]]
         return out
+
+    def write_patch_notes(self, notes: Sequence[PatchNote]) -> None:
+        """Record patch results: one journal entry per host, and the ``patch_compliance`` and
+        ``last_patched`` custom fields. Three bulk requests at most (journal, devices, VMs), so a
+        window over hundreds of hosts costs NetBox three transactions. Raises NetBoxError.
+        """
+        if not notes:
+            return
+        journal = [{"assigned_object_type": _OBJECT_TYPES[n.kind], "assigned_object_id": n.id,
+                    "kind": n.level, "comments": redact(n.comments)} for n in notes]
+        self._request("POST", "extras/journal-entries", payload=journal)
+        for kind in ("device", "vm"):
+            rows = []
+            for n in notes:
+                if n.kind != kind:
+                    continue
+                fields: dict[str, Any] = {"patch_compliance": n.compliance}
+                if n.patched_at is not None:
+                    fields["last_patched"] = n.patched_at.astimezone(UTC).isoformat(timespec="seconds")
+                rows.append({"id": n.id, "custom_fields": fields})
+            if rows:
+                self._request("PATCH", ENDPOINTS[kind], payload=rows)
+
+    def journal(self, kind: AssetKind, object_id: int, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest journal entries of one device or VM: ``created``, ``kind``, ``comments``."""
+        data, _ = self._get("extras/journal-entries", {"assigned_object_type": _OBJECT_TYPES[kind],
+                                                       "assigned_object_id": object_id, "ordering": "-created",
+                                                       "limit": limit})
+        return [{"created": r["created"], "kind": _value(r.get("kind")), "comments": r["comments"]}
+                for r in data.get("results", [])]
 
     def asset_ids(self) -> set[tuple[str, int]]:
         ids: set[tuple[str, int]] = set()

@@ -9,7 +9,6 @@ can be undone later with `rollback_run`.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,7 +20,6 @@ from mspctl.drift.compare import FeatureResult, remediation
 from mspctl.drift.configtext import clean, parse
 from mspctl.drift.features import Feature
 from mspctl.drift.service import evaluate
-from mspctl.errors import ConfigError
 from mspctl.executor import Event, TaskContext, ThreadExecutor
 from mspctl.inventory.filters import AssetFilter
 from mspctl.inventory.service import InventoryService, Mode
@@ -244,18 +242,14 @@ def push(settings: Settings, inventory: InventoryService, flt: AssetFilter, feat
     from mspctl.drift.features import select_features
     from mspctl.inventory.platforms import PlatformMap
     from mspctl.render.service import render_intended
-    from mspctl.windows import window_state
+    from mspctl.windows import current_time, window_state
 
     features = select_features(settings.path(settings.config.features), feature_names)
     assets = network_devices(inventory, flt, mode, PlatformMap(settings.platforms))
     rendered = render_intended(settings, inventory, assets, mode)
     targets, unreachable = plan(settings, inventory, assets)
     refused: dict[str, str] = {}
-    if now is None and os.environ.get("MSPCTL_NOW"):  # rehearse a window: evaluate it at another time
-        try:
-            now = datetime.fromisoformat(os.environ["MSPCTL_NOW"])
-        except ValueError:
-            raise ConfigError(f"MSPCTL_NOW={os.environ['MSPCTL_NOW']!r} is not an ISO 8601 time") from None
+    now = now or current_time()
     if apply and not force:
         for a in assets:
             cs = inventory.client_settings.get(a.client or "")

@@ -57,7 +57,7 @@ def test_filters(mspctl):
     assert _names(mspctl("inventory", "list", "-A", "--tag", "pci", "-o", "json").output) == PCI
     assert _names(mspctl("inventory", "list", "-A", "--status", "planned", "-o", "json").output) == {"globex-acc-sw9"}
     assert _names(mspctl("inventory", "list", "-c", "acme", "--kind", "vm", "-o", "json").output) == {
-        "acme-web01", "acme-db01"}
+        "acme-web01", "acme-db01", "acme-app01", "acme-mail01"}
     assert _names(mspctl("inventory", "list", "-c", "acme", "-c", "initech", "--platform", "cisco_ios",
                          "-o", "json").output) == {"acme-core-sw1", "acme-edge-rtr1", "initech-rtr1", "initech-sw1"}
     assert _names(mspctl("inventory", "list", "-c", "acme", "--site", "acme-plant", "-o", "json").output) == {

@@ -10,7 +10,7 @@ from mspctl.errors import ExitCode, MspctlError
 
 def test_exit_code_table_is_stable() -> None:
     assert {name: value for name, value in vars(ExitCode).items() if name.isupper()} == {
-        "OK": 0, "ERROR": 1, "USAGE": 2, "PARTIAL": 3, "FINDINGS": 4, "NO_MATCH": 5,
+        "OK": 0, "ERROR": 1, "USAGE": 2, "PARTIAL": 3, "FINDINGS": 4, "NO_MATCH": 5, "REFUSED": 6,
         "CONFIG": 10, "AUTH": 11, "UNREACHABLE": 12, "NOT_FOUND": 13,
     }
 
@@ -30,6 +30,7 @@ CODES = [
     (errors.NetBoxPermissionError, "MSP-NB-403", 11),
     (errors.CacheError, "MSP-CACHE-001", 1),
     (errors.OfflineCacheMissError, "MSP-CACHE-404", 13),
+    (errors.RefusedError, "MSP-WIN-001", 6),
 ]
 
 

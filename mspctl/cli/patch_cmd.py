@@ -1,0 +1,270 @@
+"""`mspctl patch scan|apply|status|window|baselines`: server patching against baselines as code."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from mspctl.cli.app import App, output_option, pass_app
+from mspctl.cli.inventory import build_filter, scope_options
+from mspctl.cli.output import render
+from mspctl.errors import ExitCode
+
+if TYPE_CHECKING:
+    from mspctl.adapters.ansible import HostEvent
+    from mspctl.patch.service import PatchRun
+
+_COLUMNS = [("host", "HOST"), ("client", "CLIENT"), ("baseline", "BASELINE"), ("state", "COMPLIANCE"),
+            ("detail", "DETAIL"), ("evidence", "EVIDENCE")]
+
+
+@click.group("patch")
+def patch_group() -> None:
+    """Patch servers to their baselines: scan, apply, unattended windows, compliance status."""
+
+
+@contextmanager
+def _live(app: App, description: str) -> Iterator[Callable[[HostEvent], None]]:
+    """Live progress from Ansible's events: a status line on a terminal; in CI logs, one line per
+    change, failure or unreachable host (ok and skipped tasks would drown them)."""
+    if sys.stderr.isatty():
+        from rich.console import Console
+
+        with Console(stderr=True).status(description) as status:
+            def on_tty(ev: HostEvent) -> None:
+                status.update(f"{description}: {ev.host} {ev.task} ({ev.status})")
+            yield on_tty
+        return
+
+    def on_log(ev: HostEvent) -> None:
+        if ev.status in ("changed", "failed", "unreachable"):
+            click.echo(f"[{description}] {ev.host}: {ev.task}: {ev.status}", err=True)
+    yield on_log
+
+
+def _detail(r: Any) -> str:
+    c = r.compliance
+    counts = c.counts()
+    parts = [f"{n} {s.lower()}" for s, n in sorted(counts.items()) if s != "INSTALLED"]
+    if r.status and r.status not in ("compliant",):
+        parts.insert(0, r.status)
+    if r.installed:
+        parts.append("installed " + ", ".join(r.installed))
+    if r.rebooted:
+        parts.append("rebooted")
+    if r.error:
+        parts.append(r.error if len(r.error) < 100 else r.error[:97] + "...")
+    elif c.state in ("NO_BASELINE", "STALE") and c.reason:
+        parts.append(c.reason)
+    return "; ".join(parts) or "-"
+
+
+def _show(app: App, run: PatchRun, footer: str) -> None:
+    rows = []
+    for r in run.hosts:
+        c = r.compliance
+        age = f"{c.evidence_age_seconds:.0f}s" if c.evidence_age_seconds is not None else "-"
+        rows.append({"host": r.host.name, "client": r.host.asset.client, "baseline": r.host.baseline or "-",
+                     "state": c.state, "detail": _detail(r), "evidence": age})
+    if app.output == "table" and run.kind != "patch-scan":
+        for r in run.hosts:
+            if r.status == "planned":
+                click.echo(f"--- {r.host.name}: would install {', '.join(r.compliance.install) or 'nothing'}"
+                           f"{'; then reboot' if r.compliance.reboot else ''}")
+    render(run.to_dict(), app.output, rows=rows, columns=_COLUMNS, footer=footer)
+
+
+def _footer(run: PatchRun) -> str:
+    text = f"run {run.run_id}: " + ", ".join(f"{n} {s}" for s, n in run.summary.items())
+    return text + (f"; stopped: {run.stopped}" if run.stopped else "")
+
+
+def _write_reports(run: PatchRun, json_path: Path | None, junit_path: Path | None) -> None:
+    from mspctl.cli.output import to_json
+    from mspctl.files import write_atomic
+    from mspctl.reports.patch import junit
+
+    if json_path:
+        write_atomic(json_path, to_json(run.to_dict()) + "\n")
+    if junit_path:
+        write_atomic(junit_path, junit(run))
+
+
+_report_options = [
+    click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
+                 help="Also write the run as JSON to FILE."),
+    click.option("--junit", "junit_path", type=click.Path(path_type=Path, dir_okay=False),
+                 help="Also write JUnit XML (one testcase per host) to FILE."),
+]
+
+
+def report_options(func: Any) -> Any:
+    for opt in reversed(_report_options):
+        func = opt(func)
+    return func
+
+
+@patch_group.command("scan")
+@scope_options
+@report_options
+@click.option("--fail-on", type=click.Choice(["noncompliant", "failure", "never"]), default="noncompliant",
+              show_default=True, help="noncompliant: exit 4 when a host is not compliant; failure: only "
+                                      "unreachable/failed hosts exit non-zero; never: always 0.")
+@output_option
+@pass_app
+def scan_cmd(app: App, /, json_path: Path | None, junit_path: Path | None, fail_on: str, **flt: Any) -> None:
+    """Scan servers over SSH (package facts and pending updates) and check them against their baselines.
+
+    \b
+    Per host: COMPLIANT, NON_COMPLIANT, PENDING_REBOOT, UNREACHABLE, FAILED, STALE or NO_BASELINE,
+    and per package the AWS SSM states (INSTALLED, INSTALLED_OTHER, INSTALLED_PENDING_REBOOT,
+    INSTALLED_REJECTED, MISSING, FAILED, NOT_APPLICABLE). The scan is stored as a run record.
+    Exit: 0 all compliant, 4 some not compliant, 3 some hosts unreachable or failed.
+    """
+    from mspctl.patch.service import scan
+
+    with _live(app, "scanning") as on_event:
+        run = scan(app.settings, app.inventory(), build_filter(**flt), app.mode, on_event)
+    _write_reports(run, json_path, junit_path)
+    _show(app, run, _footer(run))
+    if fail_on != "never" and run.failed:
+        raise SystemExit(ExitCode.PARTIAL)
+    if fail_on == "noncompliant" and run.noncompliant:
+        raise SystemExit(ExitCode.FINDINGS)
+
+
+@patch_group.command("status")
+@scope_options
+@output_option
+@pass_app
+def status_cmd(app: App, /, **flt: Any) -> None:
+    """Compliance from the recorded scans and patch runs only: no SSH. Evidence older than
+    [patch] stale_after (default 7 days), or a host never scanned, is STALE.
+    Exit: 0 all compliant, 4 otherwise."""
+    from mspctl.patch.service import status
+
+    run = status(app.settings, app.inventory(), build_filter(**flt), app.mode)
+    _show(app, run, "from run records: " + ", ".join(f"{n} {s}" for s, n in run.summary.items()))
+    if run.noncompliant:
+        raise SystemExit(ExitCode.FINDINGS)
+
+
+@patch_group.command("apply")
+@scope_options
+@click.option("--apply", "do_apply", is_flag=True, help="Patch the hosts (default: a dry run showing the plan).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (for CI).")
+@click.option("--no-writeback", is_flag=True, help="Do not record the results in NetBox.")
+@report_options
+@output_option
+@pass_app
+def apply_cmd(app: App, /, do_apply: bool, yes: bool, no_writeback: bool, json_path: Path | None,
+              junit_path: Path | None, **flt: Any) -> None:
+    """Install each host's approved updates, through playbooks/patch_apply.yml (ansible-runner).
+
+    \b
+    A dry run by default. With --apply: a fresh scan, then a canary batch ([patch] canary hosts),
+    then the rest (in batches of [patch] batch_size); no batch starts once more than
+    [patch] max_fail_percent of the hosts failed. Per host: pre-checks (disk space, package
+    manager lock), install exact versions, reboot per the baseline's policy, post-checks; then
+    its compliance is checked again. Results go to NetBox (journal + custom fields).
+    Exit: 0 every host compliant, 3 some host failed, was unreachable or was skipped.
+    """
+    from mspctl.patch.service import apply
+
+    selection = build_filter(**flt)
+    if do_apply and not yes:
+        with _live(app, "planning") as on_event:
+            planned = apply(app.settings, app.inventory(), selection, dry_run=True, mode=app.mode, on_event=on_event)
+        _show(app, planned, "dry run before applying")
+        n = planned.summary.get("planned", 0)
+        if n == 0:
+            click.echo("Nothing to patch.", err=True)
+            return
+        click.confirm(f"Patch these {n} host(s)?", abort=True, err=True)
+    with _live(app, "patching" if do_apply else "planning") as on_event:
+        run = apply(app.settings, app.inventory(), selection, dry_run=not do_apply, mode=app.mode,
+                    writeback=not no_writeback, on_event=on_event)
+    _write_reports(run, json_path, junit_path)
+    _show(app, run, _footer(run) + ("" if do_apply else " (dry run: nothing was changed; --apply to patch)"))
+    if do_apply and run.failed:
+        raise SystemExit(ExitCode.PARTIAL)
+
+
+@patch_group.command("window")
+@click.option("-c", "--client", required=True, metavar="SLUG", help="The client (tenant slug or clients.yml name).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (required when stdin is not a terminal).")
+@click.option("--force", is_flag=True, help="Run even outside the client's maintenance window.")
+@click.option("--no-writeback", is_flag=True, help="Do not record the results in NetBox.")
+@report_options
+@output_option
+@pass_app
+def window_cmd(app: App, /, client: str, yes: bool, force: bool, no_writeback: bool, json_path: Path | None,
+               junit_path: Path | None) -> None:
+    """Run a client's patch window unattended (for scheduled CI jobs).
+
+    \b
+    Refused outside the client's maintenance window (inventory/clients.yml, else the tenant's
+    maintenance_window custom field) unless --force; no batch starts after the window's cutoff.
+    One window per client at a time (a lock). A killed window is resumed by the next run: hosts
+    it finished keep their results, the others are scanned and patched.
+    Exit: 0 all hosts compliant, 3 some failed/unreachable/skipped, 6 refused (closed or locked).
+    """
+    from mspctl.patch.window import run_window
+
+    if not yes:
+        click.confirm(f"Patch client {client}'s servers now?", abort=True, err=True)
+    with _live(app, f"window {client}") as on_event:
+        run = run_window(app.settings, app.inventory(), client, force=force, mode=app.mode,
+                         writeback=not no_writeback, on_event=on_event)
+    _write_reports(run, json_path, junit_path)
+    resumed = run.params.get("resumed_hosts") or []
+    _show(app, run, _footer(run) + (f"; resumed, kept {len(resumed)} host(s)" if resumed else ""))
+    if run.failed:
+        raise SystemExit(ExitCode.PARTIAL)
+
+
+@patch_group.command("baselines")
+@output_option
+@pass_app
+def baselines_cmd(app: App) -> None:
+    """List (and validate) the baselines in [patch] baselines: name, version, validity, rules."""
+    from mspctl.patch.baseline import load_baselines
+
+    found = load_baselines(app.settings.path(app.settings.patch.baselines))
+    data = found.describe()
+    render(data, app.output, rows=data, columns=[("name", "NAME"), ("version", "VERSION"), ("kind", "KIND"),
+                                                 ("valid", "VALID"), ("rules", "RULES"), ("source", "SOURCE")])
+
+
+@patch_group.command("os")
+@scope_options
+@click.option("--fail-on", type=click.Choice(["noncompliant", "failure", "never"]), default="noncompliant",
+              show_default=True, help="As for `patch scan`.")
+@output_option
+@pass_app
+def os_cmd(app: App, /, fail_on: str, **flt: Any) -> None:
+    """Network OS compliance: each device's `show version` (Netmiko) against its network-OS
+    baseline (approved versions or a minimum, per platform and device type).
+
+    \b
+    Exit: 0 all compliant, 4 some device runs an unapproved version, 3 some devices failed.
+    """
+    from mspctl.patch.network import os_compliance
+
+    with app.device_progress("reading versions") as on_event:
+        run = os_compliance(app.settings, app.inventory(), build_filter(**flt), app.mode, on_event)
+    rows = [{**d.to_dict(), "required": d.to_dict()["required"] or "-",
+             "detail": d.compliance.reason} for d in run.devices]
+    render(run.to_dict(), app.output, rows=rows, columns=[
+        ("device", "DEVICE"), ("client", "CLIENT"), ("platform", "PLATFORM"), ("device_type", "TYPE"),
+        ("version", "VERSION"), ("state", "COMPLIANCE"), ("detail", "DETAIL")],
+        footer=f"run {run.run_id}: " + ", ".join(f"{n} {s}" for s, n in run.summary.items()))
+    if fail_on != "never" and run.failed:
+        raise SystemExit(ExitCode.PARTIAL)
+    if fail_on == "noncompliant" and run.noncompliant:
+        raise SystemExit(ExitCode.FINDINGS)

@@ -1,0 +1,127 @@
+"""`mspctl patch os`: network OS versions against network-OS baselines.
+
+Each selected device is asked ``show version`` over SSH (Netmiko); the running version is read
+from it and judged by the device's network-OS baseline (platform rule, or its device type's).
+Upgrading network OS images is not automated: the report says which devices need which release.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from mspctl.adapters.netmiko import DeviceSession
+from mspctl.executor import Event, TaskContext
+from mspctl.inventory.filters import AssetFilter
+from mspctl.inventory.service import InventoryService, Mode
+from mspctl.model import Asset
+from mspctl.patch.model import HostCompliance
+from mspctl.records import RecordStore, RunRecord, new_run_id
+from mspctl.settings import Settings
+
+# The version as each platform's `show version` prints it (the lab's simulator prints the same).
+_VERSION = {
+    "cisco_ios": re.compile(r"^Cisco IOS.*?, Version ([^,\s]+)", re.M),
+    "cisco_xe": re.compile(r"^Cisco IOS.*?, Version ([^,\s]+)", re.M),
+    "arista_eos": re.compile(r"^Software image version:\s*(\S+)", re.M),
+    "juniper_junos": re.compile(r"^Junos:\s*(\S+)", re.M),
+}
+_ANY = re.compile(r"\bVersion:?\s+([0-9][\w.()\-]*)", re.I)
+
+
+def parse_version(driver: str, output: str) -> str | None:
+    """The OS version in a device's ``show version`` output (None when it cannot be found)."""
+    m = (_VERSION.get(driver) or _ANY).search(output) or _ANY.search(output)
+    return m.group(1) if m else None
+
+
+@dataclass
+class DeviceOS:
+    asset: Asset
+    compliance: HostCompliance
+    version: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        a = self.asset
+        return {"device": a.name, "client": a.client, "platform": a.platform, "device_type": a.device_type,
+                "version": self.version, "state": self.compliance.state, "baseline": self.compliance.baseline,
+                "required": next((p.required for p in self.compliance.packages), None),
+                "reason": self.compliance.reason}
+
+
+@dataclass
+class OSRun:
+    run_id: str
+    started_at: datetime
+    finished_at: datetime
+    devices: list[DeviceOS]
+
+    @property
+    def summary(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for d in self.devices:
+            out[d.compliance.state] = out.get(d.compliance.state, 0) + 1
+        return dict(sorted(out.items()))
+
+    @property
+    def failed(self) -> bool:
+        return any(d.compliance.state in ("UNREACHABLE", "FAILED") for d in self.devices)
+
+    @property
+    def noncompliant(self) -> bool:
+        return any(d.compliance.state != "COMPLIANT" for d in self.devices)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "kind": "patch-os", "started_at": self.started_at.isoformat(),
+                "finished_at": self.finished_at.isoformat(), "summary": self.summary,
+                "devices": [d.to_dict() for d in self.devices]}
+
+
+def os_compliance(settings: Settings, inventory: InventoryService, flt: AssetFilter, mode: Mode = "auto",
+                  on_event: Callable[[Event], None] | None = None) -> OSRun:
+    """Read every selected network device's OS version and judge it against its baseline."""
+    from mspctl.devices import executor_for, network_devices, plan
+    from mspctl.inventory.platforms import PlatformMap
+    from mspctl.patch.baseline import load_baselines
+    from mspctl.patch.compliance import evaluate_network
+
+    started = datetime.now(UTC)
+    baselines = load_baselines(settings.path(settings.patch.baselines))
+    assets = inventory.with_config_contexts(network_devices(inventory, flt, mode, PlatformMap(settings.platforms)))
+    targets, unreachable = plan(settings, inventory, assets)
+
+    def task(ctx: TaskContext) -> str:
+        with DeviceSession(targets[ctx.target], ctx.timeout) as session:
+            return session.show("show version")
+
+    results = {r.target: r for r in executor_for(settings).run(list(targets), task, on_event)}
+    stale = timedelta(seconds=settings.patch.stale_after)
+    devices = []
+    for a in assets:
+        choice = baselines.for_network_device(a, today=started.date())
+        baseline = choice.current if choice else None
+        res = results.get(a.name)
+        now = datetime.now(UTC)
+        version = None
+        if res is None:
+            reason = unreachable.get(a.name, ("not reachable", ""))[0]
+            comp = evaluate_network(a.name, a.platform, a.device_type, None, baseline, scanned_at=now, now=now,
+                                    stale_after=stale, reachable=False, error=reason)
+        elif not res.ok or res.value is None:
+            comp = evaluate_network(a.name, a.platform, a.device_type, None, baseline, scanned_at=now, now=now,
+                                    stale_after=stale, reachable=res.error_type != "DeviceConnectionError",
+                                    error=res.error or "show version failed")
+        else:
+            version = parse_version(targets[a.name].device_type, res.value)
+            comp = evaluate_network(a.name, a.platform, a.device_type, version, baseline, scanned_at=res.started_at,
+                                    now=now, stale_after=stale)
+        devices.append(DeviceOS(a, comp, version))
+    run = OSRun(new_run_id("patch-os", started), started, datetime.now(UTC), devices)
+    RecordStore(settings.config.records).save(RunRecord(
+        run.run_id, "patch-os", started, run.finished_at, {"filter": flt.describe()}, run.summary,
+        {d.asset.name: (d.compliance.state, {**d.to_dict(), "compliance": d.compliance.to_dict()})
+         for d in devices}))
+    return run

@@ -1,0 +1,448 @@
+"""`mspctl patch scan|apply|status`: patch state and patch runs over the selected servers.
+
+Scan: one ansible-runner run of ``playbooks/patch_scan.yml`` over the hosts, then each host's
+evidence is compared with its baseline (compliance.py). Apply: the approved updates of each
+non-compliant host are installed through ``playbooks/patch_apply.yml`` in batches (a canary
+first), stopping once too many hosts failed or, in a window, once its cutoff has passed. The
+apply playbook re-reads the host's packages at its end, so every host's result is checked
+against its baseline again without another run. Each scan and apply is a run record; hosts'
+results go back to NetBox (journal entry + custom fields).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from mspctl.errors import NoMatchError
+from mspctl.inventory.filters import AssetFilter
+from mspctl.inventory.platforms import PlatformMap
+from mspctl.inventory.service import InventoryService, Mode
+from mspctl.model import Asset
+from mspctl.patch.model import HostCompliance, HostScan, PatchNote
+from mspctl.records import RecordStore, RunRecord, new_run_id
+from mspctl.redact import redact
+from mspctl.settings import Settings
+
+if TYPE_CHECKING:
+    from mspctl.adapters.ansible import AnsibleRunner, HostEvent, HostOutcome
+    from mspctl.patch.baseline import BaselineChoice, BaselineSet, LinuxBaseline
+
+# What happened to a host in an apply run.
+ApplyStatus = Literal[
+    "compliant",    # nothing to do: already at its baseline
+    "patched",      # updates installed (and rebooted per policy); compliant afterwards
+    "planned",      # dry run: would be patched
+    "failed",       # the run failed on the host (pre-check, install, reboot or post-check)
+    "unreachable",  # no SSH session, before or during the run
+    "incomplete",   # patched, but still not compliant afterwards (e.g. a pinned version not offered)
+    "skipped",      # not started: the window's cutoff passed, or too many hosts had failed
+    "no-baseline",  # no baseline assigned: nothing to patch to
+]
+APPLY_FAILED = ("failed", "unreachable", "incomplete")
+EventFn = Callable[["HostEvent"], None]
+
+
+@dataclass
+class PatchHost:
+    """One selected server: its NetBox record, inventory name and baseline."""
+
+    asset: Asset
+    choice: BaselineChoice[LinuxBaseline] | None
+
+    @property
+    def name(self) -> str:
+        return self.asset.name
+
+    @property
+    def baseline(self) -> str | None:
+        return f"{self.choice.current.name}@{self.choice.current.version}" if self.choice else None
+
+
+@dataclass
+class HostResult:
+    """A host's line in a scan or apply run."""
+
+    host: PatchHost
+    compliance: HostCompliance            # after the run (apply) or as found (scan)
+    before: HostCompliance | None = None  # apply: as found before patching
+    status: ApplyStatus | None = None     # apply only
+    batch: int | None = None
+    installed: tuple[str, ...] = ()
+    rebooted: bool = False
+    failed_step: str | None = None
+    error: str | None = None
+    scan: HostScan | None = None
+    patched_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        a = self.host.asset
+        return {"host": a.name, "client": a.client, "kind": a.kind, "id": a.id, "address": a.primary_ip,
+                "baseline": self.host.baseline,
+                "baseline_reason": self.host.choice.reason if self.host.choice else None,
+                "state": self.compliance.state, "status": self.status, "batch": self.batch,
+                "installed": list(self.installed), "rebooted": self.rebooted, "failed_step": self.failed_step,
+                "error": self.error, "patched_at": self.patched_at.isoformat() if self.patched_at else None,
+                "compliance": self.compliance.to_dict(),
+                "before": self.before.to_dict() if self.before else None,
+                "scan": self.scan.to_dict() if self.scan else None}
+
+    @classmethod
+    def restore(cls, host: PatchHost, data: dict[str, Any]) -> HostResult:
+        """A result saved by an interrupted window (see window.py), for the resumed run's report."""
+        return cls(host, _compliance_from(data["compliance"]),
+                   _compliance_from(data["before"]) if data.get("before") else None,
+                   data.get("status"), data.get("batch"), tuple(data.get("installed") or ()),
+                   bool(data.get("rebooted")), data.get("failed_step"), data.get("error"),
+                   HostScan.from_dict(data["scan"]) if data.get("scan") else None,
+                   datetime.fromisoformat(data["patched_at"]) if data.get("patched_at") else None)
+
+
+def _compliance_from(d: dict[str, Any]) -> HostCompliance:
+    from mspctl.patch.model import PackageResult
+
+    return HostCompliance(
+        host=d["host"], state=d["state"], baseline=d.get("baseline"),
+        packages=tuple(PackageResult(**p) for p in d.get("packages") or ()),
+        install=tuple(d.get("install") or ()), reboot=bool(d.get("reboot")), reason=d.get("reason", ""),
+        scanned_at=datetime.fromisoformat(d["scanned_at"]) if d.get("scanned_at") else None,
+        evidence_age_seconds=d.get("evidence_age_seconds"))
+
+
+@dataclass
+class PatchRun:
+    """A scan or apply run: per-host results and why batches stopped, if they did."""
+
+    run_id: str
+    kind: Literal["patch-scan", "patch-apply", "patch-window"]
+    started_at: datetime
+    finished_at: datetime
+    hosts: list[HostResult]
+    applied: bool = False
+    stopped: str | None = None  # why no further batch started
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.hosts:
+            key = r.status if self.kind != "patch-scan" and r.status else r.compliance.state
+            out[key] = out.get(key, 0) + 1
+        return dict(sorted(out.items()))
+
+    @property
+    def failed(self) -> bool:
+        """Some host could not be scanned or patched (exit code 3)."""
+        if self.kind == "patch-scan":
+            return any(r.compliance.state in ("UNREACHABLE", "FAILED") for r in self.hosts)
+        return any(r.status in (*APPLY_FAILED, "skipped") for r in self.hosts)
+
+    @property
+    def noncompliant(self) -> bool:
+        return any(r.compliance.state not in ("COMPLIANT",) for r in self.hosts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "kind": self.kind, "applied": self.applied,
+                "started_at": self.started_at.isoformat(), "finished_at": self.finished_at.isoformat(),
+                "stopped": self.stopped, "params": self.params, "summary": self.summary,
+                "hosts": [r.to_dict() for r in self.hosts]}
+
+    def record(self) -> RunRecord:
+        return RunRecord(self.run_id, self.kind, self.started_at, self.finished_at,
+                         {**self.params, "applied": self.applied, "stopped": self.stopped}, self.summary,
+                         {r.host.name: (r.status or r.compliance.state, r.to_dict()) for r in self.hosts})
+
+
+# -- selection ---------------------------------------------------------------------------------
+
+
+def servers(inventory: InventoryService, flt: AssetFilter, mode: Mode = "auto",
+            platforms: PlatformMap | None = None) -> list[Asset]:
+    """The selected servers (devices and VMs that are not network gear). Without a --status
+    filter only `active` ones: an offline or planned server is not scanned or patched unless asked."""
+    if not flt.statuses:
+        flt = replace(flt, statuses=("active",))
+    platforms = platforms or PlatformMap()
+    found = [a for a in inventory.select(flt, mode, allow_empty=True).assets
+             if not platforms.resolve(a.platform).network]
+    if not found:
+        raise NoMatchError(f"no server matches {flt.describe()}",
+                           hint="network devices are patched through their OS baseline; add --status for "
+                                "non-active servers")
+    return found
+
+
+def patch_hosts(settings: Settings, inventory: InventoryService, flt: AssetFilter, mode: Mode = "auto",
+                today: datetime | None = None) -> tuple[list[PatchHost], BaselineSet]:
+    """The selected servers with their baselines (config context and custom fields read live)."""
+    from mspctl.patch.baseline import load_baselines
+
+    baselines = load_baselines(settings.path(settings.patch.baselines))
+    assets = inventory.with_config_contexts(servers(inventory, flt, mode, PlatformMap(settings.platforms)))
+    day = (today or datetime.now(UTC)).date()
+    hosts = []
+    for a in assets:
+        cs = inventory.client_settings.get(a.client or "")
+        hosts.append(PatchHost(a, baselines.for_asset(a, client_default=cs.baseline if cs else None, today=day)))
+    return hosts, baselines
+
+
+def ansible_inventory(settings: Settings, hosts: Sequence[PatchHost]) -> dict[str, Any]:
+    """The hosts as an Ansible YAML inventory (the same host vars `inventory export` writes)."""
+    from mspctl.inventory.ansible import to_ansible_yaml_tree
+
+    return to_ansible_yaml_tree([h.asset for h in hosts], PlatformMap(settings.platforms))
+
+
+def runner_for(settings: Settings) -> AnsibleRunner:
+    from mspctl.adapters.ansible import AnsibleRunner
+
+    p = settings.patch
+    return AnsibleRunner(settings.path(p.playbooks), forks=p.forks, ssh_config=p.ssh_config)
+
+
+# -- scan --------------------------------------------------------------------------------------
+
+
+def evaluate_scans(hosts: Sequence[PatchHost], scans: dict[str, HostScan], now: datetime,
+                   stale_after: timedelta) -> list[HostResult]:
+    from mspctl.patch.compliance import evaluate
+
+    return [HostResult(h, evaluate(scans[h.name], h.choice, now=now, stale_after=stale_after), scan=scans[h.name])
+            for h in hosts]
+
+
+def scan(settings: Settings, inventory: InventoryService, flt: AssetFilter, mode: Mode = "auto",
+         on_event: EventFn | None = None, runner: AnsibleRunner | None = None) -> PatchRun:
+    """Scan the selected servers and compare each with its baseline. The run is recorded."""
+    started = datetime.now(UTC)
+    hosts, _ = patch_hosts(settings, inventory, flt, mode)
+    results = scan_hosts(settings, hosts, on_event, runner)
+    run = PatchRun(new_run_id("patch-scan", started), "patch-scan", started, datetime.now(UTC), results,
+                   params={"filter": flt.describe()})
+    RecordStore(settings.config.records).save(run.record())
+    return run
+
+
+def scan_hosts(settings: Settings, hosts: Sequence[PatchHost], on_event: EventFn | None = None,
+               runner: AnsibleRunner | None = None) -> list[HostResult]:
+    runner = runner or runner_for(settings)
+    scans = runner.scan(ansible_inventory(settings, hosts), [h.name for h in hosts], on_event=on_event)
+    now = datetime.now(UTC)
+    return evaluate_scans(hosts, scans, now, timedelta(seconds=settings.patch.stale_after))
+
+
+def status(settings: Settings, inventory: InventoryService, flt: AssetFilter, mode: Mode = "auto") -> PatchRun:
+    """Compliance from the recorded evidence only (no SSH): each host's newest scan or patch
+    result, judged against its baseline today. Evidence older than [patch] stale_after is STALE;
+    a host never scanned is STALE too."""
+    from mspctl.patch.compliance import evaluate
+
+    now = datetime.now(UTC)
+    hosts, _ = patch_hosts(settings, inventory, flt, mode)
+    store = RecordStore(settings.config.records)
+    names = [h.name for h in hosts]
+    newest: dict[str, HostScan] = {}
+    for kind in ("patch-scan", "patch-apply", "patch-window"):
+        for name, (_, _, data) in store.latest(kind, names).items():
+            if data.get("scan"):
+                s = HostScan.from_dict(data["scan"])
+                if s.reachable and (name not in newest or s.scanned_at > newest[name].scanned_at):
+                    newest[name] = s
+    stale = timedelta(seconds=settings.patch.stale_after)
+    results = []
+    for h in hosts:
+        last = newest.get(h.name)
+        if last is None:
+            comp = HostCompliance(h.name, "STALE", h.baseline, reason="never scanned: run `mspctl patch scan`")
+        else:
+            comp = evaluate(last, h.choice, now=now, stale_after=stale)
+        results.append(HostResult(h, comp, scan=last))
+    return PatchRun(new_run_id("patch-status", now), "patch-scan", now, now, results,
+                    params={"filter": flt.describe(), "source": "records"})
+
+
+# -- apply -------------------------------------------------------------------------------------
+
+
+@dataclass
+class ApplyPlan:
+    """Hosts that need work, in batches, and those that do not (with their result)."""
+
+    batches: list[list[HostResult]]
+    done: list[HostResult]
+
+
+def plan_batches(results: Sequence[HostResult], canary: int, batch_size: int) -> ApplyPlan:
+    """Split the hosts that need patching into a canary batch and the rest (``batch_size`` 0: one
+    batch). Unreachable, failed or baseline-less hosts are not attempted."""
+    todo: list[HostResult] = []
+    done: list[HostResult] = []
+    for r in results:
+        state = r.compliance.state
+        if state == "UNREACHABLE":
+            done.append(replace(r, status="unreachable", error=r.scan.error if r.scan else None))
+        elif state == "FAILED":
+            done.append(replace(r, status="failed", failed_step="scan", error=r.compliance.reason))
+        elif state == "NO_BASELINE":
+            done.append(replace(r, status="no-baseline"))
+        elif r.compliance.install or r.compliance.reboot or state == "PENDING_REBOOT":
+            todo.append(r)
+        elif state == "NON_COMPLIANT":  # nothing installable would fix it (e.g. a pin not offered)
+            done.append(replace(r, status="incomplete", error=r.compliance.reason))
+        else:
+            done.append(replace(r, status="compliant"))
+    batches: list[list[HostResult]] = []
+    if todo:
+        first = todo[:max(canary, 0)] if canary and len(todo) > canary else []
+        rest = todo[len(first):]
+        size = batch_size if batch_size > 0 else len(rest) or 1
+        batches = ([first] if first else []) + [rest[i:i + size] for i in range(0, len(rest), size)]
+    return ApplyPlan(batches, done)
+
+
+def host_vars_for(r: HostResult) -> dict[str, Any]:
+    """What the apply playbook needs for one host: exact versions and the reboot policy."""
+    policy = r.host.choice.current.reboot if r.host.choice else "if-needed"
+    return {"mspctl_install": list(r.compliance.install), "mspctl_reboot": policy}
+
+
+def apply_batch(settings: Settings, runner: AnsibleRunner, batch: Sequence[HostResult], batch_no: int,
+                on_event: EventFn | None = None) -> list[HostResult]:
+    """Patch one batch; every host gets a result, judged against its baseline from the
+    post-patch package state the playbook reports."""
+    from mspctl.patch.compliance import evaluate
+
+    inventory = ansible_inventory(settings, [r.host for r in batch])
+    outcomes: dict[str, HostOutcome] = runner.apply(
+        inventory, [r.host.name for r in batch], {r.host.name: host_vars_for(r) for r in batch}, on_event=on_event)
+    now = datetime.now(UTC)
+    stale = timedelta(seconds=settings.patch.stale_after)
+    out = []
+    for r in batch:
+        o = outcomes[r.host.name]
+        after: HostScan | None = o.after
+        comp = (evaluate(after, r.host.choice, now=now, stale_after=stale) if after is not None else
+                HostCompliance(r.host.name, "UNREACHABLE" if o.status == "unreachable" else "FAILED",
+                               r.host.baseline, reason=redact(o.error or "")))
+        if o.status == "unreachable":
+            status: ApplyStatus = "unreachable"
+        elif o.status == "failed":
+            status = "failed"
+        elif comp.state == "COMPLIANT":
+            status = "patched" if (o.changed or o.rebooted) else "compliant"
+        else:
+            status = "incomplete"
+        out.append(replace(r, before=r.compliance, compliance=comp, status=status, batch=batch_no,
+                           installed=o.installed, rebooted=o.rebooted, failed_step=o.failed_step,
+                           error=redact(o.error) if o.error else (comp.reason if status == "incomplete" else None),
+                           scan=after or r.scan, patched_at=now if (o.changed or o.rebooted) else None))
+    return out
+
+
+# Decides between batches whether another one may start: (stop reason or None).
+GateFn = Callable[[list[HostResult]], str | None]
+
+
+def max_failures_gate(total: int, max_fail_percent: int) -> GateFn:
+    def gate(results: list[HostResult]) -> str | None:
+        failed = sum(r.status in APPLY_FAILED for r in results)
+        if total and failed * 100 > max_fail_percent * total:
+            return f"{failed} of {total} hosts failed, above the {max_fail_percent}% limit"
+        return None
+    return gate
+
+
+def run_batches(settings: Settings, runner: AnsibleRunner, plan: ApplyPlan, gates: Sequence[GateFn],
+                on_event: EventFn | None = None,
+                on_batch: Callable[[list[HostResult]], None] | None = None) -> tuple[list[HostResult], str | None]:
+    """Run the batches in order; before each, every gate may stop the run (the rest are skipped).
+    `on_batch` sees each finished batch's results (the window persists them for resuming)."""
+    results: list[HostResult] = []
+    stopped: str | None = None
+    for no, batch in enumerate(plan.batches, 1):
+        if stopped is None:
+            for gate in gates:
+                stopped = gate(results)
+                if stopped:
+                    break
+        if stopped is not None:
+            results += [replace(r, status="skipped", error=f"not started: {stopped}", batch=no) for r in batch]
+            continue
+        done = apply_batch(settings, runner, batch, no, on_event)
+        results += done
+        if on_batch is not None:
+            on_batch(done)
+    return results, stopped
+
+
+def apply(settings: Settings, inventory: InventoryService, flt: AssetFilter, *, dry_run: bool = True,
+          mode: Mode = "auto", writeback: bool = True, on_event: EventFn | None = None,
+          runner: AnsibleRunner | None = None) -> PatchRun:
+    """Scan, then patch the non-compliant servers to their baselines in batches (a canary first).
+
+    A dry run only scans and plans. Hosts are not started once more than [patch]
+    max_fail_percent of them failed. Each host's result goes to NetBox unless `writeback` is off.
+    """
+    started = datetime.now(UTC)
+    runner = runner or runner_for(settings)
+    hosts, _ = patch_hosts(settings, inventory, flt, mode)
+    found = scan_hosts(settings, hosts, on_event, runner)
+    p = settings.patch
+    plan = plan_batches(found, p.canary, p.batch_size)
+    if dry_run:
+        planned = [replace(r, status="planned", batch=no) for no, b in enumerate(plan.batches, 1) for r in b]
+        return PatchRun(new_run_id("patch-apply", started), "patch-apply", started, datetime.now(UTC),
+                        _ordered(plan.done + planned), params={"filter": flt.describe(), "dry_run": True})
+    total = len(found)
+    patched, stopped = run_batches(settings, runner, plan, [max_failures_gate(total, p.max_fail_percent)], on_event)
+    run = PatchRun(new_run_id("patch-apply", started), "patch-apply", started, datetime.now(UTC),
+                   _ordered(plan.done + patched), applied=True, stopped=stopped,
+                   params={"filter": flt.describe(), "canary": p.canary, "batch_size": p.batch_size,
+                           "max_fail_percent": p.max_fail_percent})
+    RecordStore(settings.config.records).save(run.record())
+    if writeback:
+        write_back(inventory, run)
+    return run
+
+
+def _ordered(results: list[HostResult]) -> list[HostResult]:
+    return sorted(results, key=lambda r: (r.host.asset.client or "", r.host.name))
+
+
+# -- NetBox ------------------------------------------------------------------------------------
+
+
+def note_for(run: PatchRun, r: HostResult) -> PatchNote:
+    """The journal entry and custom fields NetBox records for one host of a run."""
+    level: Literal["info", "success", "warning", "danger"]
+    if r.status in ("failed", "unreachable", "incomplete"):
+        level = "danger"
+    elif r.status == "skipped" or r.compliance.state != "COMPLIANT":
+        level = "warning"
+    else:
+        level = "success" if r.status == "patched" else "info"
+    lines = [f"**mspctl {run.kind}** `{run.run_id}`: **{r.status or r.compliance.state}**, "
+             f"compliance **{r.compliance.state}** against `{r.host.baseline or 'no baseline'}`"]
+    if r.installed:
+        lines.append("Installed: " + ", ".join(f"`{p}`" for p in r.installed))
+    if r.rebooted:
+        lines.append("Rebooted.")
+    missing = [p.name for p in r.compliance.packages if p.state == "MISSING"]
+    if missing:
+        lines.append("Still missing: " + ", ".join(f"`{m}`" for m in missing))
+    if r.error:
+        lines.append(f"Error{f' ({r.failed_step})' if r.failed_step else ''}: {r.error}")
+    return PatchNote(r.host.asset.kind, r.host.asset.id, r.host.name, r.compliance.state, level,
+                     redact("\n\n".join(lines)), r.patched_at)
+
+
+def write_back(inventory: InventoryService, run: PatchRun) -> None:
+    """Each host's result as a NetBox journal entry plus ``patch_compliance``/``last_patched``."""
+    from mspctl.adapters.netbox import NetBoxSource
+
+    source = inventory.source
+    if isinstance(source, NetBoxSource):
+        source.write_patch_notes([note_for(run, r) for r in run.hosts])

@@ -1,0 +1,197 @@
+"""`mspctl patch window --client X`: one client's unattended patch window, for scheduled CI jobs.
+
+- The client's maintenance window (``inventory/clients.yml``, else the tenant's
+  ``maintenance_window`` custom field in NetBox) must be open, unless forced; no new batch
+  starts after its cutoff.
+- A lock file per client: a second window for the same client is refused while one runs.
+- Resumable: after each batch, the finished hosts are saved beside the lock. A killed run
+  leaves that file; the next run for the client takes over its run id and those hosts'
+  results, and works only on the rest. A finished run removes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from mspctl.errors import ConfigError, RefusedError
+from mspctl.files import write_atomic
+from mspctl.inventory.filters import AssetFilter
+from mspctl.inventory.service import InventoryService, Mode
+from mspctl.model import MaintenanceWindow
+from mspctl.patch.service import (
+    EventFn,
+    HostResult,
+    PatchRun,
+    max_failures_gate,
+    patch_hosts,
+    plan_batches,
+    run_batches,
+    scan_hosts,
+    write_back,
+)
+from mspctl.records import RecordStore, new_run_id
+from mspctl.settings import Settings
+from mspctl.windows import WindowState, current_time, parse_window_text, window_state
+
+if TYPE_CHECKING:
+    from mspctl.adapters.ansible import AnsibleRunner
+
+# Results a resumed window keeps; any other host is scanned (and patched) again.
+KEEP_ON_RESUME = ("patched", "compliant")
+
+
+@dataclass
+class SavedWindow:
+    """What an interrupted window left behind."""
+
+    run_id: str
+    started_at: datetime
+    hosts: dict[str, dict[str, Any]] = field(default_factory=dict)  # host -> HostResult.to_dict()
+
+
+class WindowLock:
+    """An exclusive lock per client (``<state>/<client>.lock``) plus its resume file."""
+
+    def __init__(self, state_dir: Path, client: str) -> None:
+        self.lock_path = state_dir / f"{client}.lock"
+        self.resume_path = state_dir / f"{client}.json"
+        self.client = client
+        self._fh: IO[str] | None = None
+
+    def acquire(self) -> None:
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fh = self.lock_path.open("a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise RefusedError(f"a patch window for client {self.client} is already running ({holder})",
+                               code="MSP-WIN-409",
+                               hint=f"wait for it; the lock is {self.lock_path}") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC\n")
+        fh.flush()
+        self._fh = fh
+
+    def release(self) -> None:
+        if self._fh is not None:
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+    def saved(self) -> SavedWindow | None:
+        try:
+            data = json.loads(self.resume_path.read_text())
+            return SavedWindow(data["run_id"], datetime.fromisoformat(data["started_at"]), data["hosts"])
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError(f"{self.resume_path}: unreadable resume state ({exc})",
+                              hint="delete it to start the window from scratch") from None
+
+    def save(self, saved: SavedWindow) -> None:
+        write_atomic(self.resume_path, json.dumps({"run_id": saved.run_id, "started_at": saved.started_at.isoformat(),
+                                                   "hosts": saved.hosts}, default=str))
+
+    def finish(self) -> None:
+        self.resume_path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def locked(state_dir: Path, client: str) -> Iterator[WindowLock]:
+    lock = WindowLock(state_dir, client)
+    lock.acquire()
+    try:
+        yield lock
+    finally:
+        lock.release()
+
+
+def client_window(inventory: InventoryService, client: str, mode: Mode) -> tuple[str, MaintenanceWindow, str]:
+    """(tenant slug, window, where it is defined) of a client given by tenant slug or clients.yml key."""
+    known = inventory.clients(mode)
+    (tenant,) = inventory.resolve_clients([client], known)
+    cs = inventory.client_settings.get(tenant)
+    if cs is not None and cs.maintenance_window is not None:
+        return tenant, cs.maintenance_window, cs.source or "inventory/clients.yml"
+    record = next((c for c in known if c.slug == tenant), None)
+    text = (record.custom_fields or {}).get("maintenance_window") if record else None
+    if not text:
+        raise ConfigError(f"client {tenant} has no maintenance window",
+                          hint="set maintenance_window in inventory/clients.yml or the tenant's custom field "
+                               "in NetBox (e.g. `sat 22:00-02:00 Europe/Berlin`)")
+    where = f"NetBox tenant {tenant} custom field maintenance_window"
+    return tenant, parse_window_text(str(text), where), where
+
+
+def check_window(client: str, window: MaintenanceWindow, where: str, now: datetime, force: bool) -> WindowState:
+    """The window's state now; raises RefusedError when it is not open and `force` is not given."""
+    state = window_state(window, now)
+    if not state.open and not force:
+        raise RefusedError(f"client {client}'s maintenance window ({where}) is {state.reason}; "
+                           f"now is {now.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+                           hint="run it inside the window, or pass --force to patch now")
+    return state
+
+
+def run_window(settings: Settings, inventory: InventoryService, client: str, *, force: bool = False,
+               mode: Mode = "auto", writeback: bool = True, on_event: EventFn | None = None,
+               runner: AnsibleRunner | None = None) -> PatchRun:
+    """One client's patch window: refuse outside it (unless `force`), lock, resume what a killed
+    run left, scan, patch in batches until done, the cutoff or the failure limit, record, and
+    write each host's result to NetBox. Raises RefusedError (closed window, lock held)."""
+    from mspctl.patch.service import _ordered, runner_for
+
+    now = current_time()
+    tenant, window, where = client_window(inventory, client, mode)
+    state = check_window(tenant, window, where, now, force)
+    with locked(settings.patch.state, tenant) as lock:
+        saved = lock.saved()
+        run_id = saved.run_id if saved else new_run_id("patch-window", now)
+        started = saved.started_at if saved else datetime.now(UTC)
+        saved = saved or SavedWindow(run_id, started)
+        hosts, _ = patch_hosts(settings, inventory, AssetFilter(clients=(tenant,)), mode)
+        kept = [HostResult.restore(h, saved.hosts[h.name]) for h in hosts
+                if saved.hosts.get(h.name, {}).get("status") in KEEP_ON_RESUME]
+        kept_names = {r.host.name for r in kept}
+        todo = [h for h in hosts if h.name not in kept_names]
+        runner = runner or runner_for(settings)
+        found = scan_hosts(settings, todo, on_event, runner) if todo else []
+        p = settings.patch
+        plan = plan_batches(found, p.canary, p.batch_size)
+        gates = [max_failures_gate(len(hosts), p.max_fail_percent)]
+        if state.open and state.cutoff_at is not None:
+            cutoff = state.cutoff_at
+
+            def before_cutoff(_: list[HostResult]) -> str | None:
+                at = current_time()
+                return f"the window's cutoff passed ({cutoff:%H:%M} UTC)" if at >= cutoff else None
+            gates.insert(0, before_cutoff)
+
+        def persist(batch: list[HostResult]) -> None:
+            saved.hosts.update({r.host.name: r.to_dict() for r in batch})
+            lock.save(saved)
+
+        patched, stopped = run_batches(settings, runner, plan, gates, on_event, persist)
+        run = PatchRun(run_id, "patch-window", started, datetime.now(UTC), _ordered(kept + plan.done + patched),
+                       applied=True, stopped=stopped,
+                       params={"client": tenant, "window": where, "window_state": state.reason, "forced": force,
+                               "resumed_hosts": sorted(kept_names), "canary": p.canary,
+                               "batch_size": p.batch_size, "max_fail_percent": p.max_fail_percent})
+        RecordStore(settings.config.records).save(run.record())
+        lock.finish()
+    if writeback:
+        write_back(inventory, run)
+    return run
+
