@@ -122,3 +122,50 @@ def test_netbox_note_levels_and_text():
     bad.error = "ssh: connect timed out"
     note = note_for(_run([bad]), bad)
     assert note.level == "danger" and note.patched_at is None and "connect timed out" in note.comments
+
+
+class _FakeRunner:
+    """Stands in for AnsibleRunner.apply: every host ends patched (an after-state with nothing pending)."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    def apply(self, inventory, hosts, host_vars, on_event=None):
+        from mspctl.adapters.ansible import HostOutcome
+        from mspctl.patch.model import HostScan
+
+        self.batches.append(list(hosts))
+        return {h: HostOutcome(h, "ok", changed=True, after=HostScan(h, datetime.now(UTC), os_family="debian",
+                                                                     package_manager="apt"),
+                               installed=tuple(host_vars[h]["mspctl_install"])) for h in hosts}
+
+
+def test_run_batches_stops_at_a_gate_and_skips_the_rest():
+    from pathlib import Path
+
+    from mspctl.patch.baseline import load_baselines
+    from mspctl.patch.service import run_batches
+    from mspctl.settings import Settings
+
+    baselines = load_baselines(Path(__file__).resolve().parents[2] / "baselines")
+    todo = [_result(n, "NON_COMPLIANT", ("x=2",)) for n in "abcd"]
+    for r in todo:
+        r.host.asset.platform = "debian"
+        r.host.choice = baselines.for_asset(r.host.asset, client_default="debian-security", today=NOW.date())
+    plan = plan_batches(todo, canary=1, batch_size=2)
+    runner = _FakeRunner()
+    calls: list[int] = []
+
+    def cutoff_after_first_batch(done: list[HostResult]) -> str | None:
+        calls.append(len(done))
+        return "the window's cutoff passed (23:30 UTC)" if done else None
+
+    saved: list[list[str]] = []
+    results, stopped = run_batches(Settings(), runner, plan, [cutoff_after_first_batch],  # type: ignore[arg-type]
+                                   on_batch=lambda b: saved.append([r.host.name for r in b]))
+    assert runner.batches == [["a"]] and saved == [["a"]]
+    assert stopped == "the window's cutoff passed (23:30 UTC)"
+    assert {r.host.name: r.status for r in results} == {"a": "patched", "b": "skipped", "c": "skipped",
+                                                        "d": "skipped"}
+    assert calls == [0, 1]  # checked before each batch, once stopped no more
+    assert results[1].error == "not started: the window's cutoff passed (23:30 UTC)"
