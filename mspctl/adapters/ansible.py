@@ -12,7 +12,8 @@ postcheck) is read from that prefix, and the scan and after-state data from fixe
 
 Nothing of a run is kept: the runner's private data directory (inventory, events, facts,
 Ansible's local temp files) is created per run and removed afterwards, and events are handled in
-memory instead of being written to it.
+memory instead of being written to it. SSH master connections are shared by one runner's runs
+(scan, then apply) and ended by `AnsibleRunner.close` (or leaving its ``with`` block).
 """
 
 from __future__ import annotations
@@ -139,6 +140,27 @@ class AnsibleRunner:
     ssh_config: Path | None = None
     timeout: int | None = None
     env: Mapping[str, str] | None = None
+    # SSH master connections live here across this runner's runs (a scan, then the apply of the
+    # same hosts, reuses them, as plain Ansible does within ControlPersist); `close` ends them.
+    _control_dir: Path | None = field(default=None, init=False, repr=False)
+
+    def __enter__(self) -> AnsibleRunner:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the SSH master connections of this runner's runs and remove their sockets' directory."""
+        if self._control_dir is not None:
+            _stop_ssh_masters(self._control_dir)
+            shutil.rmtree(self._control_dir, ignore_errors=True)
+            self._control_dir = None
+
+    def _controls(self) -> Path:
+        if self._control_dir is None:
+            self._control_dir = Path(tempfile.mkdtemp(prefix="mspctl-ssh-"))  # mode 0700
+        return self._control_dir
 
     def scan(self, inventory: Mapping[str, Any], hosts: Sequence[str],
              on_event: Callable[[HostEvent], None] | None = None) -> dict[str, HostScan]:
@@ -220,9 +242,9 @@ class AnsibleRunner:
             "ANSIBLE_NOCOLOR": "1",
             # one SSH round trip per task instead of three (no temp file upload); hosts need no requiretty
             "ANSIBLE_PIPELINING": "True",
-            # a short-lived SSH master per host for the run's tasks; the sockets go with the run's directory
+            # an SSH master per host, shared by this runner's runs; `close` ends them
             "ANSIBLE_SSH_ARGS": "-C -o ControlMaster=auto -o ControlPersist=30s",
-            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(private / "cp"),
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self._controls()),
             "ANSIBLE_DEPRECATION_WARNINGS": "False",
         }
         if (repo / "ansible.cfg").is_file():
@@ -262,7 +284,6 @@ class AnsibleRunner:
                 if stdout.is_file():
                     run.output = stdout.read_text(encoding="utf-8", errors="replace")[-2000:]
         finally:
-            _stop_ssh_masters(private / "cp")
             shutil.rmtree(private, ignore_errors=True)
         if run.stats is None and run.status != "timeout":
             # ansible-playbook ended before its recap: its own problem, not a host's
@@ -279,7 +300,7 @@ class AnsibleRunner:
 
 
 def _stop_ssh_masters(control_dir: Path) -> None:
-    """End the run's SSH master connections now rather than after ControlPersist: nothing outlives a run."""
+    """End the SSH master connections now rather than after ControlPersist: nothing outlives a runner."""
     if not control_dir.is_dir():
         return
     for sock in control_dir.iterdir():

@@ -11,7 +11,8 @@ results go back to NetBox (journal entry + custom fields).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -196,11 +197,17 @@ def ansible_inventory(settings: Settings, hosts: Sequence[PatchHost]) -> dict[st
     return to_ansible_yaml_tree([h.asset for h in hosts], PlatformMap(settings.platforms))
 
 
-def runner_for(settings: Settings) -> AnsibleRunner:
+@contextlib.contextmanager
+def runner_for(settings: Settings, runner: AnsibleRunner | None = None) -> Iterator[AnsibleRunner]:
+    """`runner`, or one for these settings that is closed (its SSH masters ended) afterwards."""
+    if runner is not None:
+        yield runner
+        return
     from mspctl.adapters.ansible import AnsibleRunner
 
     p = settings.patch
-    return AnsibleRunner(settings.path(p.playbooks), forks=p.forks, ssh_config=p.ssh_config)
+    with AnsibleRunner(settings.path(p.playbooks), forks=p.forks, ssh_config=p.ssh_config) as own:
+        yield own
 
 
 # -- scan --------------------------------------------------------------------------------------
@@ -219,16 +226,16 @@ def scan(settings: Settings, inventory: InventoryService, flt: AssetFilter, mode
     """Scan the selected servers and compare each with its baseline. The run is recorded."""
     started = datetime.now(UTC)
     hosts, _ = patch_hosts(settings, inventory, flt, mode)
-    results = scan_hosts(settings, hosts, on_event, runner)
+    with runner_for(settings, runner) as r:
+        results = scan_hosts(settings, hosts, r, on_event)
     run = PatchRun(new_run_id("patch-scan", started), "patch-scan", started, datetime.now(UTC), results,
                    params={"filter": flt.describe()})
     RecordStore(settings.config.records).save(run.record())
     return run
 
 
-def scan_hosts(settings: Settings, hosts: Sequence[PatchHost], on_event: EventFn | None = None,
-               runner: AnsibleRunner | None = None) -> list[HostResult]:
-    runner = runner or runner_for(settings)
+def scan_hosts(settings: Settings, hosts: Sequence[PatchHost], runner: AnsibleRunner,
+               on_event: EventFn | None = None) -> list[HostResult]:
     scans = runner.scan(ansible_inventory(settings, hosts), [h.name for h in hosts], on_event=on_event)
     now = datetime.now(UTC)
     return evaluate_scans(hosts, scans, now, timedelta(seconds=settings.patch.stale_after))
@@ -387,17 +394,17 @@ def apply(settings: Settings, inventory: InventoryService, flt: AssetFilter, *, 
     max_fail_percent of them failed. Each host's result goes to NetBox unless `writeback` is off.
     """
     started = datetime.now(UTC)
-    runner = runner or runner_for(settings)
     hosts, _ = patch_hosts(settings, inventory, flt, mode)
-    found = scan_hosts(settings, hosts, on_event, runner)
     p = settings.patch
-    plan = plan_batches(found, p.canary, p.batch_size)
-    if dry_run:
-        planned = [replace(r, status="planned", batch=no) for no, b in enumerate(plan.batches, 1) for r in b]
-        return PatchRun(new_run_id("patch-apply", started), "patch-apply", started, datetime.now(UTC),
-                        _ordered(plan.done + planned), params={"filter": flt.describe(), "dry_run": True})
-    total = len(found)
-    patched, stopped = run_batches(settings, runner, plan, [max_failures_gate(total, p.max_fail_percent)], on_event)
+    with runner_for(settings, runner) as own:
+        found = scan_hosts(settings, hosts, own, on_event)
+        plan = plan_batches(found, p.canary, p.batch_size)
+        if dry_run:
+            planned = [replace(r, status="planned", batch=no) for no, b in enumerate(plan.batches, 1) for r in b]
+            return PatchRun(new_run_id("patch-apply", started), "patch-apply", started, datetime.now(UTC),
+                            _ordered(plan.done + planned), params={"filter": flt.describe(), "dry_run": True})
+        gates = [max_failures_gate(len(found), p.max_fail_percent)]
+        patched, stopped = run_batches(settings, own, plan, gates, on_event)
     run = PatchRun(new_run_id("patch-apply", started), "patch-apply", started, datetime.now(UTC),
                    _ordered(plan.done + patched), applied=True, stopped=stopped,
                    params={"filter": flt.describe(), "canary": p.canary, "batch_size": p.batch_size,

@@ -156,7 +156,7 @@ def run_window(settings: Settings, inventory: InventoryService, client: str, *, 
     now = current_time()
     tenant, window, where = client_window(inventory, client, mode)
     state = check_window(tenant, window, where, now, force)
-    with locked(settings.patch.state, tenant) as lock:
+    with locked(settings.patch.state, tenant) as lock, contextlib.ExitStack() as stack:
         saved = lock.saved()
         run_id = saved.run_id if saved else new_run_id("patch-window", now)
         started = saved.started_at if saved else datetime.now(UTC)
@@ -166,9 +166,9 @@ def run_window(settings: Settings, inventory: InventoryService, client: str, *, 
                 if saved.hosts.get(h.name, {}).get("status") in KEEP_ON_RESUME]
         kept_names = {r.host.name for r in kept}
         todo = [h for h in hosts if h.name not in kept_names]
-        runner = runner or runner_for(settings)
-        found = scan_hosts(settings, todo, on_event, runner) if todo else []
         p = settings.patch
+        own = stack.enter_context(runner_for(settings, runner))
+        found = scan_hosts(settings, todo, own, on_event) if todo else []
         plan = plan_batches(found, p.canary, p.batch_size)
         gates = [max_failures_gate(len(hosts), p.max_fail_percent)]
         if state.open and state.cutoff_at is not None:
@@ -183,7 +183,7 @@ def run_window(settings: Settings, inventory: InventoryService, client: str, *, 
             saved.hosts.update({r.host.name: r.to_dict() for r in batch})
             lock.save(saved)
 
-        patched, stopped = run_batches(settings, runner, plan, gates, on_event, persist)
+        patched, stopped = run_batches(settings, own, plan, gates, on_event, persist)
         run = PatchRun(run_id, "patch-window", started, datetime.now(UTC), _ordered(kept + plan.done + patched),
                        applied=True, stopped=stopped,
                        params={"client": tenant, "window": where, "window_state": state.reason, "forced": force,

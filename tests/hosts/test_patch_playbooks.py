@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,13 @@ def _runner(lab: HostLab) -> AnsibleRunner:
     return AnsibleRunner(REPO / "playbooks", forks=5, ssh_config=Path(lab.info["ssh_config"]), timeout=900)
 
 
+@pytest.fixture
+def runner(lab: HostLab) -> Iterator[AnsibleRunner]:
+    """A runner whose SSH masters end with the test (as mspctl closes its runner after a command)."""
+    with _runner(lab) as r:
+        yield r
+
+
 def _names(lab: HostLab, *indexes: int) -> list[str]:
     return [lab.host(i)["name"] for i in indexes]
 
@@ -63,7 +71,8 @@ def lab(host_lab: HostLab) -> HostLab:
 @pytest.fixture(scope="module")
 def seeded_scan(lab: HostLab) -> tuple[dict[str, HostScan], list[HostEvent]]:
     events: list[HostEvent] = []
-    scans = _runner(lab).scan(_inventory(lab), [h["name"] for h in lab.hosts], on_event=events.append)
+    with _runner(lab) as runner:
+        scans = runner.scan(_inventory(lab), [h["name"] for h in lab.hosts], on_event=events.append)
     return scans, events
 
 
@@ -89,7 +98,7 @@ def test_scan_reports_the_seeded_packages_and_updates(lab, seeded_scan):
     assert {e.task for e in events} == {"scan: facts", "scan: pending updates", "scan: package facts"}
 
 
-def test_apply_installs_exact_versions_reboots_when_needed_and_is_idempotent(lab, seeded_scan):
+def test_apply_installs_exact_versions_reboots_when_needed_and_is_idempotent(lab, seeded_scan, runner):
     scans, _ = seeded_scan
     hosts = [h["name"] for h in lab.hosts]
     t1, t5 = lab.host(1)["name"], lab.host(5)["name"]
@@ -99,7 +108,7 @@ def test_apply_installs_exact_versions_reboots_when_needed_and_is_idempotent(lab
                        if name != t1 or u.classification == "security"} for name in hosts}
     install = {name: [f"{n}={v}" for n, v in sorted(approved[name].items())] for name in hosts}
     install[t5].append(f"{TOOLS}={lab.info['packages'][TOOLS]['new']}")
-    outcomes = _runner(lab).apply(_inventory(lab), hosts, {n: {"mspctl_install": install[n]} for n in hosts})
+    outcomes = runner.apply(_inventory(lab), hosts, {n: {"mspctl_install": install[n]} for n in hosts})
 
     for h in lab.hosts:
         name, out = h["name"], outcomes[h["name"]]
@@ -118,12 +127,12 @@ def test_apply_installs_exact_versions_reboots_when_needed_and_is_idempotent(lab
     assert set(outcomes[t1].after.updates) == {TOOLS}  # not approved: still pending
     assert TOOLS not in _demo_packages(lab, lab.host(5))
 
-    again = _runner(lab).apply(_inventory(lab), hosts, {n: {"mspctl_install": install[n]} for n in hosts})
+    again = runner.apply(_inventory(lab), hosts, {n: {"mspctl_install": install[n]} for n in hosts})
     for name, out in again.items():
         assert (out.status, out.changed, out.rebooted, out.installed) == ("ok", False, False, ()), (name, out)
 
 
-def test_a_held_dpkg_lock_fails_that_host_at_precheck(lab):
+def test_a_held_dpkg_lock_fails_that_host_at_precheck(lab, runner):
     locked, others = lab.host(2), [lab.host(3), lab.host(5)]
     _reset(locked["name"], *(h["name"] for h in others))
     # dpkg takes fcntl (POSIX) locks: hold one exactly as dpkg does, in a process that outlives the SSH session
@@ -135,7 +144,7 @@ def test_a_held_dpkg_lock_fails_that_host_at_precheck(lab):
         # flock(1) does not see the lock: a check built on it would let the run collide with dpkg
         assert lab.ssh(locked, "sudo flock -n /var/lib/dpkg/lock true", check=False).returncode == 0
         names = [locked["name"], *(h["name"] for h in others)]
-        outcomes = _runner(lab).apply(_inventory(lab), names, {n: {"mspctl_classification": "all"} for n in names})
+        outcomes = runner.apply(_inventory(lab), names, {n: {"mspctl_classification": "all"} for n in names})
     finally:
         lab.ssh(locked, f"sudo kill $(cat {LOCK_PID}) && sudo rm -f {LOCK_PID}", check=False)
     failed = outcomes[locked["name"]]
@@ -149,7 +158,7 @@ def test_a_held_dpkg_lock_fails_that_host_at_precheck(lab):
         assert _demo_packages(lab, h) == {n: h["updates"].get(n, {}).get("to", v) for n, v in h["installed"].items()}
 
 
-def test_unreachable_hosts_are_outcomes_and_the_others_finish(lab):
+def test_unreachable_hosts_are_outcomes_and_the_others_finish(lab, runner):
     before, during, fine = lab.host(4), lab.host(3), lab.host(5)
     _reset(during["name"], fine["name"])
     assert lab_cli("cut", before["name"]).returncode == 0
@@ -161,7 +170,7 @@ def test_unreachable_hosts_are_outcomes_and_the_others_finish(lab):
 
     names = [before["name"], during["name"], fine["name"]]
     try:
-        outcomes = _runner(lab).apply(_inventory(lab), names, {n: {"mspctl_classification": "all"} for n in names},
+        outcomes = runner.apply(_inventory(lab), names, {n: {"mspctl_classification": "all"} for n in names},
                                       on_event=cut_after_install)
     finally:
         for h in (before, during):
