@@ -17,7 +17,7 @@ from mspctl.adapters.git import GitRepo
 from mspctl.adapters.netmiko import DeviceSession, DeviceTarget
 from mspctl.backup.scrub import Scrubber
 from mspctl.drift.configtext import clean
-from mspctl.executor import Event, TaskContext, ThreadExecutor
+from mspctl.executor import Event, Executor, TaskContext
 from mspctl.model import Asset
 from mspctl.records import RecordStore, RunRecord, new_run_id
 
@@ -57,7 +57,7 @@ def fetch_config(target: DeviceTarget, timeout: float, scrub: Scrubber) -> str:
 
 
 def run_backup(assets: Sequence[Asset], targets: dict[str, DeviceTarget], unreachable: dict[str, tuple[str, str]],
-               repo: GitRepo, executor: ThreadExecutor, records: RecordStore, scrub: Scrubber | None = None,
+               repo: GitRepo, executor: Executor, records: RecordStore, scrub: Scrubber | None = None,
                on_event: Callable[[Event], None] | None = None) -> BackupRun:
     scrub = scrub or Scrubber()
     started = datetime.now(UTC)

@@ -90,7 +90,7 @@ def backup_cmd(app: App, /, **flt: Any) -> None:
     assets = network_devices(inventory, build_filter(**flt), app.mode, PlatformMap(s.platforms))
     targets, unreachable = plan(s, inventory, assets)
     with app.device_progress("backing up") as on_event:
-        run = run_backup(assets, targets, unreachable, GitRepo(s.path(s.config.backups)), executor_for(s),
+        run = run_backup(assets, targets, unreachable, GitRepo(s.path(s.config.backups)), executor_for(s, spread=True),
                          RecordStore(s.config.records), on_event=on_event)
     devices = [{"device": d.asset.name, "client": d.asset.client, "status": d.status, "path": d.path,
                 "error": d.error, "error_code": d.error_code, "attempts": d.attempts,

@@ -18,7 +18,7 @@ from mspctl.backup.service import backup_path
 from mspctl.drift.compare import FeatureResult, compare_feature
 from mspctl.drift.configtext import clean, parse
 from mspctl.drift.features import Feature
-from mspctl.executor import Event, TaskContext, ThreadExecutor
+from mspctl.executor import Event, Executor, TaskContext
 from mspctl.inventory.filters import AssetFilter
 from mspctl.inventory.service import InventoryService, Mode
 from mspctl.model import Asset
@@ -77,7 +77,7 @@ def evaluate(asset: Asset, intended: str, actual: str, features: Sequence[Featur
 
 def run_drift(assets: Sequence[Asset], rendered: Mapping[str, RenderResult], features: Sequence[Feature],
               source: ActualSource, targets: Mapping[str, DeviceTarget], unreachable: Mapping[str, tuple[str, str]],
-              executor: ThreadExecutor, repo: GitRepo, records: RecordStore | None,
+              executor: Executor, repo: GitRepo, records: RecordStore | None,
               on_event: Callable[[Event], None] | None = None, scrub: Scrubber | None = None) -> DriftRun:
     scrub = scrub or Scrubber()
     started = datetime.now(UTC)

@@ -20,7 +20,7 @@ from mspctl.drift.compare import FeatureResult, remediation
 from mspctl.drift.configtext import clean, parse
 from mspctl.drift.features import Feature
 from mspctl.drift.service import evaluate
-from mspctl.executor import Event, TaskContext, ThreadExecutor
+from mspctl.executor import Event, Executor, TaskContext
 from mspctl.inventory.filters import AssetFilter
 from mspctl.inventory.service import InventoryService, Mode
 from mspctl.model import Asset
@@ -145,7 +145,7 @@ def push_device(asset: Asset, target: DeviceTarget, intended: str, features: Seq
 
 def run_push(assets: Sequence[Asset], rendered: Mapping[str, RenderResult], features: Sequence[Feature],
              targets: Mapping[str, DeviceTarget], unreachable: Mapping[str, tuple[str, str]],
-             refused: Mapping[str, str], apply: bool, executor: ThreadExecutor, records: RecordStore,
+             refused: Mapping[str, str], apply: bool, executor: Executor, records: RecordStore,
              on_event: Callable[[Event], None] | None = None, scrub: Scrubber | None = None) -> PushRun:
     scrub = scrub or Scrubber()
     started = datetime.now(UTC)
@@ -187,7 +187,7 @@ def _record(records: RecordStore, run: PushRun) -> None:
 
 
 def rollback_run(record: RunRecord, features: Sequence[Feature], targets: Mapping[str, DeviceTarget],
-                 apply: bool, executor: ThreadExecutor, records: RecordStore,
+                 apply: bool, executor: Executor, records: RecordStore,
                  on_event: Callable[[Event], None] | None = None) -> PushRun:
     """Undo a completed push: restore the pushed features of each applied device to its pre-change state."""
     started = datetime.now(UTC)

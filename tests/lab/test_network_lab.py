@@ -179,3 +179,21 @@ def test_unknown_feature_is_a_usage_error(net):
     assert res.exit_code == ExitCode.USAGE
     assert res.stderr.startswith("Error: MSP-USE-001: unknown feature(s) nosuch")
     assert "hostname, dns, ntp" in res.stderr
+
+
+def test_backup_spread_over_worker_processes(net, lab_network, monkeypatch):
+    """The same backup with the devices dealt over forked worker processes (as large runs are):
+    same files, and a device that drops its session fails alone."""
+    import mspctl.executor
+
+    monkeypatch.setattr(mspctl.executor, "MIN_TARGETS_PER_PROCESS", 1)
+    ControlClient(lab_network.control).set_knobs("globex-core-sw2", drop_after=3)
+    res = net("config", "backup", "-A", "-o", "json")
+    assert res.exit_code == ExitCode.PARTIAL, res.output
+    run = json.loads(res.stdout)
+    status = {d["device"]: d["status"] for d in run["devices"]}
+    assert status["globex-core-sw2"] == "failed"
+    assert {s for d, s in status.items() if d != "globex-core-sw2"} == {"new"} and len(status) == 8
+    repo = Path(run["repo"])
+    assert len(list(repo.rglob("*.cfg"))) == 7
+    assert "hostname acme-core-sw1" in (repo / "acme" / "acme-core-sw1.cfg").read_text()
