@@ -1,4 +1,4 @@
-"""`mspctl runs list | show`: the recorded runs (backup, drift, push, rollback) and their results."""
+"""`mspctl runs list | show`: the recorded runs (backup, drift, push, rollback, patch) and their results."""
 
 from __future__ import annotations
 
@@ -15,8 +15,11 @@ def runs_group() -> None:
     """The immutable records of what mspctl found and did."""
 
 
+KINDS = ["backup", "drift", "push", "rollback", "patch-scan", "patch-apply", "patch-window", "patch-os"]
+
+
 @runs_group.command("list")
-@click.option("--kind", type=click.Choice(["backup", "drift", "push", "rollback"]), help="Only runs of this kind.")
+@click.option("--kind", type=click.Choice(KINDS), help="Only runs of this kind.")
 @click.option("--limit", default=20, show_default=True, help="How many, newest first.")
 @output_option
 @pass_app

@@ -162,6 +162,12 @@ def test_second_window_patches_the_rest_then_changes_nothing(patch, lab_servers,
     second = _hosts(again.stdout)
     assert {h["status"] for h in second.values()} == {"compliant"}
     assert all(h["installed"] == [] and not h["rebooted"] for h in second.values())
+    # both windows are run records, listed and shown like every other run
+    listed = json.loads(patch("runs", "list", "--kind", "patch-window", "-o", "json").stdout)
+    ids = [r["id"] for r in listed]
+    assert json.loads(res.stdout)["run_id"] in ids and json.loads(again.stdout)["run_id"] in ids
+    shown = json.loads(patch("runs", "show", json.loads(again.stdout)["run_id"], "-o", "json").stdout)
+    assert {t: r["status"] for t, r in shown["results"].items()} == dict.fromkeys(ACME_SERVERS, "compliant")
     # NetBox shows each host's journal entries and custom fields
     s = requests.Session()
     s.headers["Authorization"] = f"Bearer {lab_netbox.token}"
