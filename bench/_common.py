@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,14 +122,19 @@ class Run:
 
 
 def run_measured(cmd: Sequence[str], *, env: Mapping[str, str], cwd: Path, stdout: Path,
-                 timeout: float) -> Run:
-    """Run `cmd` with stdout to a file and return its wall time and rusage (from os.wait4)."""
+                 timeout: float, watch: Callable[[int, threading.Event], None] | None = None) -> Run:
+    """Run `cmd` with stdout to a file and return its wall time and rusage (from os.wait4).
+    `watch(pid, done)` runs in a thread meanwhile (e.g. a memory sampler) until `done` is set."""
     timeout = remaining(timeout)
     with stdout.open("wb") as out:
         start = time.perf_counter()
         proc = subprocess.Popen(list(cmd), env=dict(env), cwd=cwd, stdout=out, stderr=subprocess.PIPE,
                                 start_new_session=True)
         timed_out = threading.Event()
+        done = threading.Event()
+        watcher = threading.Thread(target=watch, args=(proc.pid, done), daemon=True) if watch else None
+        if watcher is not None:
+            watcher.start()
 
         def kill() -> None:
             timed_out.set()
@@ -144,7 +149,10 @@ def run_measured(cmd: Sequence[str], *, env: Mapping[str, str], cwd: Path, stdou
         reader.start()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
+        done.set()
         timer.cancel()
+        if watcher is not None:
+            watcher.join(5)
         reader.join(5)
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen.wait
     stderr = b"".join(err_chunks).decode(errors="replace")

@@ -12,16 +12,13 @@ sum. SSH control masters that ssh detaches (re-parented to init) are outside the
 from __future__ import annotations
 
 import os
-import shlex
-import signal
-import subprocess
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from _common import BenchError, Run, remaining
+from _common import Run, run_measured
 
 
 @dataclass(frozen=True)
@@ -66,46 +63,16 @@ def _pss_kb(pid: int) -> int:
 
 def run_sampled(cmd: Sequence[str], *, env: Mapping[str, str], cwd: Path, stdout: Path, timeout: float,
                 interval: float = 0.25) -> Measured:
-    """Run `cmd` (stdout to a file); wall and rusage from os.wait4, tree PSS sampled meanwhile."""
-    timeout = remaining(timeout)
+    """`run_measured` of `cmd`, with the tree's PSS sampled every `interval` seconds meanwhile."""
     peak = {"pss": 0, "procs": 0, "n": 0}
-    with stdout.open("wb") as out:
-        started = time.time()
-        start = time.perf_counter()
-        proc = subprocess.Popen(list(cmd), env=dict(env), cwd=cwd, stdout=out, stderr=subprocess.PIPE,
-                                start_new_session=True)
-        done = threading.Event()
-        timed_out = threading.Event()
 
-        def sample() -> None:
-            while not done.wait(interval):
-                members = _descendants(proc.pid)
-                total = sum(_pss_kb(p) for p in members)
-                peak["n"] += 1
-                peak["pss"] = max(peak["pss"], total)
-                peak["procs"] = max(peak["procs"], len(members))
+    def sample(pid: int, done: threading.Event) -> None:
+        while not done.wait(interval):
+            members = _descendants(pid)
+            peak["n"] += 1
+            peak["pss"] = max(peak["pss"], sum(_pss_kb(p) for p in members))
+            peak["procs"] = max(peak["procs"], len(members))
 
-        def kill() -> None:
-            timed_out.set()
-            os.killpg(proc.pid, signal.SIGKILL)
-
-        timer = threading.Timer(timeout, kill)
-        timer.start()
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        err_chunks: list[bytes] = []
-        assert proc.stderr is not None
-        reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)  # type: ignore[union-attr]
-        reader.start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        done.set()
-        timer.cancel()
-        sampler.join(5)
-        reader.join(5)
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen.wait
-    stderr = b"".join(err_chunks).decode(errors="replace")
-    if timed_out.is_set():
-        raise BenchError(f"`{shlex.join(cmd)}` did not finish within {timeout:.0f}s")
-    run = Run(wall, int(usage.ru_maxrss), usage.ru_utime + usage.ru_stime, proc.returncode, stdout, stderr)
+    started = time.time()
+    run = run_measured(cmd, env=env, cwd=cwd, stdout=stdout, timeout=timeout, watch=sample)
     return Measured(run, started, peak["pss"], peak["procs"], peak["n"])

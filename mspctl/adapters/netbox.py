@@ -358,14 +358,6 @@ class NetBoxSource:
             if rows:
                 self._request("PATCH", ENDPOINTS[kind], payload=rows)
 
-    def journal(self, kind: AssetKind, object_id: int, limit: int = 20) -> list[dict[str, Any]]:
-        """The newest journal entries of one device or VM: ``created``, ``kind``, ``comments``."""
-        data, _ = self._get("extras/journal-entries", {"assigned_object_type": _OBJECT_TYPES[kind],
-                                                       "assigned_object_id": object_id, "ordering": "-created",
-                                                       "limit": limit})
-        return [{"created": r["created"], "kind": _value(r.get("kind")), "comments": r["comments"]}
-                for r in data.get("results", [])]
-
     def asset_ids(self) -> set[tuple[str, int]]:
         ids: set[tuple[str, int]] = set()
         for kind, ep in ENDPOINTS.items():

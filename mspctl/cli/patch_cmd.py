@@ -258,8 +258,7 @@ def os_cmd(app: App, /, fail_on: str, **flt: Any) -> None:
 
     with app.device_progress("reading versions") as on_event:
         run = os_compliance(app.settings, app.inventory(), build_filter(**flt), app.mode, on_event)
-    rows = [{**d.to_dict(), "required": d.to_dict()["required"] or "-",
-             "detail": d.compliance.reason} for d in run.devices]
+    rows = [{**d.to_dict(), "detail": d.compliance.reason} for d in run.devices]
     render(run.to_dict(), app.output, rows=rows, columns=[
         ("device", "DEVICE"), ("client", "CLIENT"), ("platform", "PLATFORM"), ("device_type", "TYPE"),
         ("version", "VERSION"), ("state", "COMPLIANCE"), ("detail", "DETAIL")],

@@ -127,6 +127,15 @@ class HostCompliance:
         out["counts"] = self.counts()
         return out
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HostCompliance:
+        """The inverse of `to_dict` (``counts`` is derived, so it is dropped)."""
+        d = {k: v for k, v in data.items() if k != "counts"}
+        d["packages"] = tuple(PackageResult(**p) for p in d.get("packages") or ())
+        d["install"] = tuple(d.get("install") or ())
+        d["scanned_at"] = datetime.fromisoformat(d["scanned_at"]) if d.get("scanned_at") else None
+        return cls(**d)
+
 
 @dataclass(frozen=True, slots=True)
 class PatchNote:

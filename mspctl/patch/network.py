@@ -34,7 +34,8 @@ _ANY = re.compile(r"\bVersion:?\s+([0-9][\w.()\-]*)", re.I)
 
 def parse_version(driver: str, output: str) -> str | None:
     """The OS version in a device's ``show version`` output (None when it cannot be found)."""
-    m = (_VERSION.get(driver) or _ANY).search(output) or _ANY.search(output)
+    own = _VERSION.get(driver)
+    m = (own.search(output) if own else None) or _ANY.search(output)
     return m.group(1) if m else None
 
 

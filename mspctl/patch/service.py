@@ -29,7 +29,7 @@ from mspctl.settings import Settings
 
 if TYPE_CHECKING:
     from mspctl.adapters.ansible import AnsibleRunner, HostEvent, HostOutcome
-    from mspctl.patch.baseline import BaselineChoice, BaselineSet, LinuxBaseline
+    from mspctl.patch.baseline import BaselineChoice, LinuxBaseline
 
 # What happened to a host in an apply run.
 ApplyStatus = Literal[
@@ -93,23 +93,12 @@ class HostResult:
     @classmethod
     def restore(cls, host: PatchHost, data: dict[str, Any]) -> HostResult:
         """A result saved by an interrupted window (see window.py), for the resumed run's report."""
-        return cls(host, _compliance_from(data["compliance"]),
-                   _compliance_from(data["before"]) if data.get("before") else None,
+        return cls(host, HostCompliance.from_dict(data["compliance"]),
+                   HostCompliance.from_dict(data["before"]) if data.get("before") else None,
                    data.get("status"), data.get("batch"), tuple(data.get("installed") or ()),
                    bool(data.get("rebooted")), data.get("failed_step"), data.get("error"),
                    HostScan.from_dict(data["scan"]) if data.get("scan") else None,
                    datetime.fromisoformat(data["patched_at"]) if data.get("patched_at") else None)
-
-
-def _compliance_from(d: dict[str, Any]) -> HostCompliance:
-    from mspctl.patch.model import PackageResult
-
-    return HostCompliance(
-        host=d["host"], state=d["state"], baseline=d.get("baseline"),
-        packages=tuple(PackageResult(**p) for p in d.get("packages") or ()),
-        install=tuple(d.get("install") or ()), reboot=bool(d.get("reboot")), reason=d.get("reason", ""),
-        scanned_at=datetime.fromisoformat(d["scanned_at"]) if d.get("scanned_at") else None,
-        evidence_age_seconds=d.get("evidence_age_seconds"))
 
 
 @dataclass
@@ -142,7 +131,7 @@ class PatchRun:
 
     @property
     def noncompliant(self) -> bool:
-        return any(r.compliance.state not in ("COMPLIANT",) for r in self.hosts)
+        return any(r.compliance.state != "COMPLIANT" for r in self.hosts)
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "kind": self.kind, "applied": self.applied,
@@ -175,19 +164,19 @@ def servers(inventory: InventoryService, flt: AssetFilter, mode: Mode = "auto",
     return found
 
 
-def patch_hosts(settings: Settings, inventory: InventoryService, flt: AssetFilter, mode: Mode = "auto",
-                today: datetime | None = None) -> tuple[list[PatchHost], BaselineSet]:
+def patch_hosts(settings: Settings, inventory: InventoryService, flt: AssetFilter,
+                mode: Mode = "auto") -> list[PatchHost]:
     """The selected servers with their baselines (config context and custom fields read live)."""
     from mspctl.patch.baseline import load_baselines
 
     baselines = load_baselines(settings.path(settings.patch.baselines))
     assets = inventory.with_config_contexts(servers(inventory, flt, mode, PlatformMap(settings.platforms)))
-    day = (today or datetime.now(UTC)).date()
+    day = datetime.now(UTC).date()
     hosts = []
     for a in assets:
         cs = inventory.client_settings.get(a.client or "")
         hosts.append(PatchHost(a, baselines.for_asset(a, client_default=cs.baseline if cs else None, today=day)))
-    return hosts, baselines
+    return hosts
 
 
 def ansible_inventory(settings: Settings, hosts: Sequence[PatchHost]) -> dict[str, Any]:
@@ -225,7 +214,7 @@ def scan(settings: Settings, inventory: InventoryService, flt: AssetFilter, mode
          on_event: EventFn | None = None, runner: AnsibleRunner | None = None) -> PatchRun:
     """Scan the selected servers and compare each with its baseline. The run is recorded."""
     started = datetime.now(UTC)
-    hosts, _ = patch_hosts(settings, inventory, flt, mode)
+    hosts = patch_hosts(settings, inventory, flt, mode)
     with runner_for(settings, runner) as r:
         results = scan_hosts(settings, hosts, r, on_event)
     run = PatchRun(new_run_id("patch-scan", started), "patch-scan", started, datetime.now(UTC), results,
@@ -248,7 +237,7 @@ def status(settings: Settings, inventory: InventoryService, flt: AssetFilter, mo
     from mspctl.patch.compliance import evaluate
 
     now = datetime.now(UTC)
-    hosts, _ = patch_hosts(settings, inventory, flt, mode)
+    hosts = patch_hosts(settings, inventory, flt, mode)
     store = RecordStore(settings.config.records)
     names = [h.name for h in hosts]
     newest: dict[str, HostScan] = {}
@@ -394,7 +383,7 @@ def apply(settings: Settings, inventory: InventoryService, flt: AssetFilter, *, 
     max_fail_percent of them failed. Each host's result goes to NetBox unless `writeback` is off.
     """
     started = datetime.now(UTC)
-    hosts, _ = patch_hosts(settings, inventory, flt, mode)
+    hosts = patch_hosts(settings, inventory, flt, mode)
     p = settings.patch
     with runner_for(settings, runner) as own:
         found = scan_hosts(settings, hosts, own, on_event)
@@ -402,11 +391,11 @@ def apply(settings: Settings, inventory: InventoryService, flt: AssetFilter, *, 
         if dry_run:
             planned = [replace(r, status="planned", batch=no) for no, b in enumerate(plan.batches, 1) for r in b]
             return PatchRun(new_run_id("patch-apply", started), "patch-apply", started, datetime.now(UTC),
-                            _ordered(plan.done + planned), params={"filter": flt.describe(), "dry_run": True})
+                            ordered(plan.done + planned), params={"filter": flt.describe(), "dry_run": True})
         gates = [max_failures_gate(len(found), p.max_fail_percent)]
         patched, stopped = run_batches(settings, own, plan, gates, on_event)
     run = PatchRun(new_run_id("patch-apply", started), "patch-apply", started, datetime.now(UTC),
-                   _ordered(plan.done + patched), applied=True, stopped=stopped,
+                   ordered(plan.done + patched), applied=True, stopped=stopped,
                    params={"filter": flt.describe(), "canary": p.canary, "batch_size": p.batch_size,
                            "max_fail_percent": p.max_fail_percent})
     RecordStore(settings.config.records).save(run.record())
@@ -415,7 +404,8 @@ def apply(settings: Settings, inventory: InventoryService, flt: AssetFilter, *, 
     return run
 
 
-def _ordered(results: list[HostResult]) -> list[HostResult]:
+def ordered(results: list[HostResult]) -> list[HostResult]:
+    """Results in the inventory's order (client, then name), however the batches ran."""
     return sorted(results, key=lambda r: (r.host.asset.client or "", r.host.name))
 
 

@@ -151,7 +151,7 @@ def run_window(settings: Settings, inventory: InventoryService, client: str, *, 
     """One client's patch window: refuse outside it (unless `force`), lock, resume what a killed
     run left, scan, patch in batches until done, the cutoff or the failure limit, record, and
     write each host's result to NetBox. Raises RefusedError (closed window, lock held)."""
-    from mspctl.patch.service import _ordered, runner_for
+    from mspctl.patch.service import ordered, runner_for
 
     now = current_time()
     tenant, window, where = client_window(inventory, client, mode)
@@ -161,7 +161,7 @@ def run_window(settings: Settings, inventory: InventoryService, client: str, *, 
         run_id = saved.run_id if saved else new_run_id("patch-window", now)
         started = saved.started_at if saved else datetime.now(UTC)
         saved = saved or SavedWindow(run_id, started)
-        hosts, _ = patch_hosts(settings, inventory, AssetFilter(clients=(tenant,)), mode)
+        hosts = patch_hosts(settings, inventory, AssetFilter(clients=(tenant,)), mode)
         kept = [HostResult.restore(h, saved.hosts[h.name]) for h in hosts
                 if saved.hosts.get(h.name, {}).get("status") in KEEP_ON_RESUME]
         kept_names = {r.host.name for r in kept}
@@ -184,7 +184,7 @@ def run_window(settings: Settings, inventory: InventoryService, client: str, *, 
             lock.save(saved)
 
         patched, stopped = run_batches(settings, own, plan, gates, on_event, persist)
-        run = PatchRun(run_id, "patch-window", started, datetime.now(UTC), _ordered(kept + plan.done + patched),
+        run = PatchRun(run_id, "patch-window", started, datetime.now(UTC), ordered(kept + plan.done + patched),
                        applied=True, stopped=stopped,
                        params={"client": tenant, "window": where, "window_state": state.reason, "forced": force,
                                "resumed_hosts": sorted(kept_names), "canary": p.canary,

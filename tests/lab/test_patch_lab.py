@@ -185,6 +185,20 @@ def test_second_window_patches_the_rest_then_changes_nothing(patch, lab_servers,
     assert dev["custom_fields"]["patch_compliance"] == "COMPLIANT"
 
 
+def test_window_from_the_netbox_tenant_field_when_clients_yml_has_none(patch, tmp_path):
+    """acme's tenant in NetBox says `sat 22:00-02:00 Europe/Berlin`; without a window in clients.yml
+    that one decides (outside: refused, naming where the window came from)."""
+    clients = tmp_path / "clients.yml"
+    clients.write_text("clients:\n  acme:\n    tenant: acme\n    credentials: acme-netops\n"
+                       "    baseline: debian-security\n")
+    cfg = Path(_config(tmp_path, "7d"))
+    cfg.write_text(cfg.read_text().replace(str(REPO / "inventory/clients.yml"), str(clients)))
+    res = patch("patch", "window", "-c", "acme", "--yes", env={"MSPCTL_NOW": OUTSIDE, "MSPCTL_CONFIG": str(cfg)})
+    assert res.exit_code == 6, res.output
+    assert "NetBox tenant acme custom field maintenance_window" in res.output
+    assert "next window 2026-11-28 21:00 UTC" in res.output
+
+
 def test_window_lock_refuses_a_second_window(patch, patch_home):
     lock = patch_home / "state" / "mspctl" / "windows" / "acme.lock"
     lock.parent.mkdir(parents=True, exist_ok=True)

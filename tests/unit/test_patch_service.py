@@ -169,3 +169,12 @@ def test_run_batches_stops_at_a_gate_and_skips_the_rest():
                                                         "d": "skipped"}
     assert calls == [0, 1]  # checked before each batch, once stopped no more
     assert results[1].error == "not started: the window's cutoff passed (23:30 UTC)"
+
+
+def test_host_compliance_round_trips_through_its_dict():
+    from mspctl.patch.model import PackageResult
+
+    comp = HostCompliance("h1", "NON_COMPLIANT", "debian-security@1",
+                          (PackageResult("web", "MISSING", "1", "2", "security", "approved"),),
+                          ("web=2",), True, "1 missing", NOW, 3.5, installed_count=41)
+    assert HostCompliance.from_dict(comp.to_dict()) == comp
