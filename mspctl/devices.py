@@ -88,9 +88,10 @@ SESSIONS_PER_CORE = 25
 SPREAD_SESSIONS = 50
 
 
-def executor_for(settings: Settings, spread: bool = False) -> Executor:
+def executor_for(settings: Settings, spread: bool = False, change: bool = False) -> Executor:
     """The executor for device sessions. `spread`: the tasks only return values (a read such as a
-    backup), so large runs may use one worker process per core, each with its share of workers."""
+    backup), so large runs may use one worker process per core, each with its share of workers.
+    `change`: the tasks change devices, so none is ever abandoned half-way (see ThreadExecutor)."""
     import os
 
     d = settings.devices
@@ -101,4 +102,5 @@ def executor_for(settings: Settings, spread: bool = False) -> Executor:
         inner = ThreadExecutor(workers=per_process, timeout=d.timeout, retries=d.retries, retry_on=(OSError,))
         return ProcessSpreadExecutor(cores, inner)
     workers = min(d.workers, SESSIONS_PER_CORE * cores)
-    return ThreadExecutor(workers=workers, timeout=d.timeout, retries=d.retries, retry_on=(OSError,))
+    return ThreadExecutor(workers=workers, timeout=d.timeout, retries=d.retries, retry_on=(OSError,),
+                          abandon=not change)

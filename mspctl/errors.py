@@ -23,6 +23,7 @@ class ExitCode:
     AUTH = 11  # NetBox rejected the token
     UNREACHABLE = 12  # NetBox (or another service) could not be reached
     NOT_FOUND = 13  # a named object (client, device) does not exist
+    INTERRUPTED = 130  # SIGINT/SIGTERM: no new target started, the ones in flight finished or rolled back
 
 
 class MspctlError(Exception):

@@ -78,6 +78,9 @@ class ThreadExecutor:
     backoff: float = 0.5  # base seconds; attempt n waits uniform(0, backoff * 2**n)
     retry_on: tuple[type[BaseException], ...] = (OSError, TimeoutError)
     sleep: Callable[[float], None] = time.sleep
+    # False for changes: a target past its budget is waited for, never abandoned mid-change
+    # (its own per-command timeouts bound it); the budget then only bounds retries.
+    abandon: bool = True
 
     def run[T](self, targets: Sequence[str], task: Callable[[TaskContext], T],
                on_event: Callable[[Event], None] | None = None) -> list[TargetResult[T]]:
@@ -98,7 +101,7 @@ class ThreadExecutor:
                     results[futures[fut]] = fut.result()
                     emit(Event("finished", futures[fut], len(results), total, results[futures[fut]].status))
                 now = time.monotonic()
-                for fut in [f for f in pending if futures[f] in starts]:
+                for fut in [f for f in pending if self.abandon and futures[f] in starts]:
                     target = futures[fut]
                     if now - starts[target] > self.timeout + 1.0:
                         # The thread runs on until its own I/O times out; the run does not wait for it.

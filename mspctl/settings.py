@@ -55,6 +55,18 @@ class DeviceSettings:
 
 
 @dataclass(frozen=True)
+class PushSettings:
+    """How `config push` guards a change (see docs/network.md, "Safe change")."""
+
+    # Minutes a device waits for mspctl's confirmation before reverting by itself (EOS commit
+    # timer, IOS revert timer): longer than sending, post-check and save take.
+    revert_minutes: int = 10
+    # A plan that would remove more than this share of a device's configuration lines (or any
+    # interface) is refused unless --allow-destructive.
+    max_remove_share: float = 0.2
+
+
+@dataclass(frozen=True)
 class ConfigSettings:
     """Where the MSP repository keeps templates, compliance features, backups and run records."""
 
@@ -72,6 +84,7 @@ class PatchSettings:
     playbooks: Path = Path("playbooks")
     forks: int = 20  # hosts worked on at once inside one batch
     canary: int = 1  # hosts in the first batch; the rest follow in batches of `batch_size`
+    canary_must_pass: bool = True  # a failed canary host stops the rollout, whatever max_fail_percent says
     batch_size: int = 0  # 0: all remaining hosts in one batch
     max_fail_percent: int = 25  # stop starting batches once more than this share of hosts failed
     stale_after: int = 7 * 86400  # seconds after which scan evidence is STALE
@@ -89,6 +102,7 @@ class Settings:
     devices: DeviceSettings = field(default_factory=DeviceSettings)
     config: ConfigSettings = field(default_factory=ConfigSettings)
     patch: PatchSettings = field(default_factory=PatchSettings)
+    push: PushSettings = field(default_factory=PushSettings)
     sources: tuple[str, ...] = ()  # the files and variables that were read, for `mspctl settings show`
 
     def path(self, p: Path) -> Path:
@@ -136,8 +150,10 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "inventory": {"clients_file": str},
     "devices": {"ssh_port": int, "workers": int, "timeout": (int, float), "retries": int},
     "config": {"templates": str, "features": str, "backups": str, "records": str},
-    "patch": {"baselines": str, "playbooks": str, "forks": int, "canary": int, "batch_size": int,
+    "patch": {"baselines": str, "playbooks": str, "forks": int, "canary": int, "canary_must_pass": bool,
+              "batch_size": int,
               "max_fail_percent": int, "stale_after": (int, str), "ssh_config": str, "state": str},
+    "push": {"revert_minutes": int, "max_remove_share": (int, float)},
 }
 
 
@@ -209,11 +225,20 @@ def read_file(path: Path) -> dict[str, Any]:
             if not isinstance(item, expected) or (expected is not bool and isinstance(item, bool)):
                 names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
                 raise ConfigError(f"{path}:{line}: {section}.{key} must be {names}, not {type(item).__name__}")
+            if section == "push" and not _push_value_ok(key, item):
+                raise ConfigError(f"{path}:{line}: push.{key} = {item!r} is out of range",
+                                  hint="revert_minutes: 1 to 120; max_remove_share: 0 to 1")
             if (section, key) in (("cache", "ttl"), ("patch", "stale_after")):
                 value[key] = parse_duration(item, f"{path}:{line}: {section}.{key}")  # type: ignore[arg-type]
     if "token" in data.get("netbox", {}):
         register_secret(data["netbox"]["token"])
     return data
+
+
+def _push_value_ok(key: str, value: Any) -> bool:
+    if key == "revert_minutes":
+        return bool(1 <= value <= 120)  # IOS accepts 1-120 minutes
+    return bool(0 <= value <= 1)
 
 
 def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -305,10 +330,29 @@ def load_settings(
             data.setdefault("devices", {})["ssh_port"] = int(env["MSPCTL_DEVICE_PORT"])
         except ValueError:
             raise ConfigError(f"environment MSPCTL_DEVICE_PORT={env['MSPCTL_DEVICE_PORT']!r}: not a port") from None
+    for key, kind in (("timeout", float), ("retries", int), ("workers", int)):
+        name = f"MSPCTL_DEVICES_{key.upper()}"
+        if env.get(name):
+            try:
+                data.setdefault("devices", {})[key] = kind(env[name])
+            except ValueError:
+                raise ConfigError(f"environment {name}={env[name]!r}: not a number") from None
+            sources.append(f"${name}")
     cfg = {k: Path(os.path.expanduser(v)) for k, v in data.get("config", {}).items()}
     for key in ("records", "backups"):  # stores live beside the settings file that names them
         if key in cfg and not cfg[key].is_absolute():
             cfg[key] = repo_root / cfg[key]
+    push: dict[str, Any] = dict(data.get("push", {}))
+    for key, kind in (("revert_minutes", int), ("max_remove_share", float)):
+        name = f"MSPCTL_PUSH_{key.upper()}"
+        if env.get(name):
+            try:
+                push[key] = kind(env[name])
+            except ValueError:
+                raise ConfigError(f"environment {name}={env[name]!r}: not a number") from None
+            if not _push_value_ok(key, push[key]):
+                raise ConfigError(f"environment {name}={env[name]!r}: out of range")
+            sources.append(f"${name}")
     patch: dict[str, Any] = dict(data.get("patch", {}))
     if env.get("MSPCTL_SSH_CONFIG"):
         patch["ssh_config"] = env["MSPCTL_SSH_CONFIG"]
@@ -328,5 +372,6 @@ def load_settings(
         devices=DeviceSettings(**data.get("devices", {})),
         config=ConfigSettings(**cfg),
         patch=PatchSettings(**patch),
+        push=PushSettings(**push),
         sources=tuple(sources),
     )

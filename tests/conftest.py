@@ -18,8 +18,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "tests/lab/" in item.nodeid.replace(os.sep, "/"):
+        nodeid = item.nodeid.replace(os.sep, "/")
+        if "tests/lab/" in nodeid:
             item.add_marker(pytest.mark.lab)
+        if "tests/faults/" in nodeid:
+            item.add_marker(pytest.mark.lab)
+            item.add_marker(pytest.mark.faults)
 
 
 @dataclass(frozen=True)
@@ -58,15 +62,20 @@ def mspctl(runner: CliRunner, lab_netbox: LabNetBox, tmp_path: Path,
     for var in list(os.environ):
         if var.startswith(("MSPCTL_", "NETBOX_")):
             monkeypatch.delenv(var)
-    base_env = {"NETBOX_API": lab_netbox.url, "NETBOX_TOKEN": lab_netbox.token,
-                "MSPCTL_CACHE_PATH": str(tmp_path / "cache"), "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
-                "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
-                "XDG_STATE_HOME": str(tmp_path / "xdg-state")}
+    base_env = lab_env(lab_netbox, tmp_path)
 
-    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
-        return runner.invoke(main, list(args), env={**base_env, **(env or {})}, catch_exceptions=False)
+    def invoke(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
+        return runner.invoke(main, list(args), env={**base_env, **(env or {})}, catch_exceptions=False, input=input)
 
     yield invoke
+
+
+def lab_env(lab_netbox: LabNetBox, tmp_path: Path) -> dict[str, str]:
+    """The variables that point mspctl at the lab NetBox, with a private cache, records and state."""
+    return {"NETBOX_API": lab_netbox.url, "NETBOX_TOKEN": lab_netbox.token,
+            "MSPCTL_CACHE_PATH": str(tmp_path / "cache"), "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
+            "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
+            "XDG_STATE_HOME": str(tmp_path / "xdg-state")}
 
 
 @dataclass(frozen=True)
@@ -100,9 +109,9 @@ def lab_network(lab_netbox: LabNetBox) -> LabNetwork:
 def net(mspctl: Invoke, lab_network: LabNetwork) -> Iterator[Invoke]:
     """`mspctl` with the device credentials and port; every device is reset after the test."""
 
-    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+    def invoke(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
         return mspctl(*args, env={"MSPCTL_CREDENTIALS_FILE": lab_network.credentials_file,
-                                  "MSPCTL_DEVICE_PORT": lab_network.device_port, **(env or {})})
+                                  "MSPCTL_DEVICE_PORT": lab_network.device_port, **(env or {})}, input=input)
 
     yield invoke
     lab_network.reset()

@@ -71,8 +71,13 @@ _EXEC_COMMANDS = (
     _Exec(("terminal", "no", "monitor"), "noop", user=True),
     _Exec(("no", "terminal", "pager"), "noop", user=True),
     _Exec(("write",), "write", args="optional"),
-    _Exec(("copy", "running-config", "startup-config"), "copy_run_start"),
+    _Exec(("copy",), "copy", args="required"),
+    _Exec(("dir",), "dir", args="optional"),
+    _Exec(("more",), "more", args="required"),
+    _Exec(("delete",), "delete", args="required"),
+    _Exec(("show", "configuration", "sessions"), "show_sessions"),
 )
+_HHMMSS = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})$")
 _FILTERS = ("include", "exclude", "begin", "section")
 
 
@@ -93,6 +98,7 @@ class CliSession:
         self._pending: Callable[[str], Reply] | None = None  # the device asked a question
         self._pending_prompt = ""
         self.hide_input = False  # the pending question is a secret: do not echo
+        self._session: str | None = None  # the EOS configuration session being edited
 
     # -- prompt and entry point ---------------------------------------------------------------
     @property
@@ -104,7 +110,10 @@ class CliSession:
             return f"{host}>"
         if self.mode is Mode.PRIV:
             return f"{host}#"
-        return f"{host}({self._path[-1][2] if self._path else 'config'})#"
+        where = self._path[-1][2] if self._path else "config"
+        if self._session is not None:  # EOS: host(config-s-mspctl)#, host(config-s-mspctl-if-Et1)#
+            where = f"config-s-{self._session[:6]}" + where[len("config"):]
+        return f"{host}({where})#"
 
     @property
     def awaiting_answer(self) -> bool:
@@ -120,6 +129,7 @@ class CliSession:
 
     def handle(self, line: str) -> Reply:
         """Run one input line in the current mode; never raises for bad input."""
+        self.device.tick()
         pending, self._pending, self.hide_input = self._pending, None, False
         if pending is not None:
             return pending(line)
@@ -245,10 +255,209 @@ class CliSession:
         return Reply(close=True)
 
     def _x_configure(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
-        if args and (len(args) > 1 or not "terminal".startswith(args[0].lower())):
-            raise self._invalid(offsets[1] if len(args) > 1 else offsets[0])
-        self.mode, self._path = Mode.CONFIG, []
+        words = [a.lower() for a in args]
+
+        def kw(i: int, word: str) -> bool:
+            return i < len(words) and bool(words[i]) and word.startswith(words[i])
+
+        eos = self.platform.name == "arista_eos"
+        if not words or (len(words) == 1 and kw(0, "terminal")):
+            return self._enter_config()
+        if not eos and kw(0, "terminal") and kw(1, "revert") and kw(2, "timer"):
+            rest = args[4:] if kw(3, "idle") else args[3:]
+            if len(rest) != 1 or not rest[0].isdigit() or not 1 <= int(rest[0]) <= 120:
+                raise self._invalid(offsets[min(len(args) - 1, 3)])
+            return self._revert_timer(int(rest[0]))
+        if not eos and kw(0, "confirm") and len(words) == 1:
+            if self.device.pending is None or self.device.pending.session is not None:
+                return Reply("% No Rollback Confirmed Change pending\n")
+            self.device.pending = None
+            return Reply()
+        if not eos and kw(0, "revert") and len(words) >= 2:
+            if self.device.pending is None or self.device.pending.session is not None:
+                return Reply("% No Rollback Confirmed Change pending\n")
+            if kw(1, "now") and len(words) == 2:
+                self.device.revert_now()
+                return Reply()
+            if kw(1, "timer") and len(words) == 3 and words[2].isdigit():
+                self.device.start_timer(int(words[2]), self.device.pending.snapshot)
+                return Reply()
+            raise self._invalid(offsets[1])
+        if kw(0, "replace") and len(args) >= 2:
+            force = len(words) == 3 and kw(2, "force")
+            if len(words) > 3 or (len(words) == 3 and not force):
+                raise self._invalid(offsets[2])
+            return self._replace(args[1], force or eos)
+        if eos and kw(0, "session") and len(args) >= 2:
+            return self._session_command(args[1], words[2:], offsets[2:])
+        raise self._invalid(offsets[0])
+
+    def _enter_config(self, session: str | None = None) -> Reply:
+        self.mode, self._path, self._session = Mode.CONFIG, [], session
         return Reply(self.platform.config_banner())
+
+    def _revert_timer(self, minutes: int) -> Reply:
+        """IOS: archive the running config, enter config mode, revert unless confirmed in time."""
+        if self.device.pending is not None:
+            return Reply("% A Rollback Confirmed Change is already pending\n")
+        archive = self.device.running.find("archive")
+        path = next((c.text.split(None, 1)[1] for c in archive.children if c.text.startswith("path ")),
+                    None) if archive else None
+        if not path:
+            return Reply('% Archive path is not configured; configure "archive" and "path" first\n')
+        self.device.archives += 1
+        self.device.flash[f"{path.split(':', 1)[-1].lstrip('/')}-{self.device.archives}"] = self.device.running_text()
+        self.device.start_timer(minutes, self.device.running.copy())
+        return self._enter_config()
+
+    def _replace(self, location: str, force: bool) -> Reply:
+        name = self._flash_name(location)
+        if name not in self.device.flash:
+            return Reply(self._no_file(name))
+
+        def do() -> Reply:
+            self.device.replace(self.device.flash[name], self.username)
+            return Reply("" if self.platform.name == "arista_eos" else "Total number of passes: 1\nRollback Done\n\n")
+
+        if force:
+            return do()
+
+        def answer(line: str) -> Reply:
+            return do() if line.strip().lower() in ("y", "yes") else Reply()
+
+        self._ask("This will apply all necessary additions and deletions\nto replace the current running "
+                  "configuration with the\ncontents of the specified configuration file, which is\nassumed to be "
+                  "a complete configuration, not a partial\nconfiguration. Enter Y if you are sure you want to "
+                  "proceed. ? [no]: ", answer)
+        return Reply()
+
+    def _session_command(self, name: str, rest: list[str], offsets: list[int]) -> Reply:
+        """EOS ``configure session NAME [commit [timer hh:mm:ss] | abort]``."""
+        dev = self.device
+        pending_here = dev.pending is not None and dev.pending.session == name
+        if not rest:
+            if pending_here:
+                return Reply(f"% Session {name} is pending a commit timer; commit or abort it first\n")
+            dev.sessions.setdefault(name, dev.running.copy())
+            return self._enter_config(name)
+        if "commit".startswith(rest[0]):
+            timer = self._timer(rest[1:], offsets[1:])
+            if pending_here and timer is None:
+                dev.pending = None  # confirmed
+                return Reply()
+            if name not in dev.sessions:
+                return Reply(f"% No pending configuration session named {name}\n")
+            return self._commit(name, timer)
+        if "abort".startswith(rest[0]) and len(rest) == 1:
+            if pending_here:
+                dev.revert_now()
+                return Reply()
+            if dev.sessions.pop(name, None) is None:
+                return Reply(f"% No pending configuration session named {name}\n")
+            return Reply()
+        raise self._invalid(offsets[0])
+
+    def _timer(self, rest: list[str], offsets: list[int]) -> float | None:
+        if not rest:
+            return None
+        m = _HHMMSS.match(rest[1]) if len(rest) == 2 and "timer".startswith(rest[0].lower()) else None
+        if m is None:
+            raise self._invalid(offsets[0])
+        return (int(m.group(1)) * 3600 + int(m.group(2)) * 60 + int(m.group(3))) / 60
+
+    def _commit(self, name: str, minutes: float | None) -> Reply:
+        dev = self.device
+        before = dev.running
+        dev.running = dev.sessions.pop(name)
+        dev.changed(self.username)
+        if minutes is not None:
+            dev.start_timer(minutes, before, session=name)
+        self.mode, self._path, self._session = Mode.PRIV, [], None
+        return Reply()
+
+    def _root(self) -> config_tree.Node:
+        return self.device.sessions[self._session] if self._session is not None else self.device.running
+
+    def _changed(self) -> None:
+        if self._session is None:  # a session's edits change nothing until it is committed
+            self.device.changed(self.username)
+
+    # -- flash -------------------------------------------------------------------------------
+    def _flash_name(self, location: str) -> str:
+        if not location.lower().startswith("flash:"):
+            raise CliError(self._no_file(location))
+        return location[len("flash:"):].lstrip("/")
+
+    def _no_file(self, name: str) -> str:
+        if self.platform.name == "arista_eos":
+            return f"% Error: File not found: flash:{name}\n"
+        return f"%Error opening flash:{name} (No such file or directory)\n"
+
+    def _x_copy(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
+        if not "running-config".startswith(args[0].lower()):
+            raise self._invalid(offsets[0])
+        if len(args) != 2:
+            raise self._incomplete() if len(args) == 1 else self._invalid(offsets[2])
+        dest = args[1]
+        if "startup-config".startswith(dest.lower()):
+            return self._x_copy_run_start(cmd, args, offsets)
+        if not dest.lower().startswith("flash:") or not dest[len("flash:"):].lstrip("/"):
+            raise self._invalid(offsets[1])
+        name = self._flash_name(dest)
+        text = self.device.running_text()
+
+        def store(answer: str) -> Reply:
+            target = answer.strip() or name
+            self.device.flash[target] = text
+            return Reply(f"{len(text)} bytes copied in 0.010 secs ({len(text) * 100} bytes/sec)\n")
+
+        if self.platform.name == "arista_eos":
+            self.device.flash[name] = text
+            return Reply("Copy completed successfully.\n")
+        self._ask(f"Destination filename [{name}]? ", store)
+        return Reply()
+
+    def _x_dir(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
+        files = sorted(self.device.flash.items())
+        return Reply("Directory of flash:/\n\n" + "".join(f"  {n:>4}  -rw-  {len(text):>10}  {name}\n"
+                                                        for n, (name, text) in enumerate(files, 1)))
+
+    def _x_more(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
+        name = self._flash_name(args[0])
+        if name not in self.device.flash:
+            return Reply(self._no_file(name))
+        return Reply(self.device.flash[name])
+
+    def _x_delete(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
+        force = args[0].lower() == "/force"
+        rest = args[1:] if force else args
+        if len(rest) != 1:
+            raise self._incomplete() if not rest else self._invalid(offsets[-1])
+        name = self._flash_name(rest[0])
+        if name not in self.device.flash:
+            return Reply(self._no_file(name))
+        if force or self.platform.name == "arista_eos":
+            del self.device.flash[name]
+            return Reply()
+
+        def confirm(_line: str) -> Reply:
+            self.device.flash.pop(name, None)
+            return Reply()
+
+        def filename(_line: str) -> Reply:
+            self._ask(f"Delete flash:/{name}? [confirm]", confirm)
+            return Reply()
+
+        self._ask(f"Delete filename [{name}]? ", filename)
+        return Reply()
+
+    def _x_show_sessions(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
+        rows = ["Name             State"]
+        rows += [f"{name:<16} pending" for name in sorted(self.device.sessions)]
+        p = self.device.pending
+        if p is not None and p.session is not None:
+            rows.append(f"{p.session:<16} pending-commit-timer")
+        return Reply("\n".join(rows) + "\n")
 
     def _x_write(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
         target = args[0].lower() if args else "memory"
@@ -319,14 +528,21 @@ class CliSession:
         tokens, offsets = _tokens(line)
         head = tokens[0].lower()
         if head == "end" and len(tokens) == 1:
-            self.mode, self._path = Mode.PRIV, []
+            self.mode, self._path, self._session = Mode.PRIV, [], None
             return Reply()
         if head in ("exit", "exit-address-family") and len(tokens) == 1:
             if self._path:
                 self._path.pop()
             else:
-                self.mode = Mode.PRIV
+                self.mode, self._session = Mode.PRIV, None
             return Reply()
+        if self._session is not None and head in ("commit", "abort"):
+            if head == "abort" and len(tokens) == 1:
+                self.device.sessions.pop(self._session, None)
+                self.mode, self._path, self._session = Mode.PRIV, [], None
+                return Reply()
+            if head == "commit":
+                return self._commit(self._session, self._timer(tokens[1:], offsets[1:]))
         if head == "do" and len(tokens) > 1:
             return self._exec(line[offsets[1]:], offsets[1], privileged=True)
         if head == "banner":
@@ -340,11 +556,12 @@ class CliSession:
         body = self._canonical([keyword, *body[1:]], body_offsets)
         mode = self._modes()[depth]
         opener = self._opener(mode, body, body_offsets)
-        bare = len(body) == 1 and not negate and mode.keywords is not None and keyword not in self.platform.bare_ok
-        if bare or (opener is not None and len(body) == len(opener.words)):
+        bare = (len(body) == 1 and not negate and mode.keywords is not None and keyword not in self.platform.bare_ok
+                and not (opener is not None and opener.bare))
+        if bare or (opener is not None and len(body) == len(opener.words) and not opener.bare):
             raise self._incomplete()
         del self._path[depth:]  # only now: a refused line leaves the session in its sub-mode
-        parent = self._path[-1][0] if self._path else self.device.running
+        parent = self._path[-1][0] if self._path else self._root()
         text = " ".join(body)
         if opener is not None:
             if negate:
@@ -357,7 +574,7 @@ class CliSession:
             self._negate(parent, text, keep_negation=head == "no")
         else:
             self._set(parent, text)
-        self.device.changed(self.username)
+        self._changed()
         return Reply()
 
     def _resolve(self, word: str, column: int) -> tuple[int, str]:
@@ -475,8 +692,8 @@ class CliSession:
         return Reply(f"Enter TEXT message.  End with the character '{delim}'.\n")
 
     def _store_banner(self, text: str) -> None:
-        config_tree.set_line(self.device.running, text, key_words=2)
-        self.device.changed(self.username)
+        config_tree.set_line(self._root(), text, key_words=2)
+        self._changed()
 
 
 def _section_filter(lines: list[str], rx: re.Pattern[str]) -> list[str]:

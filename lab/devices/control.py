@@ -77,6 +77,8 @@ class ControlServer:
 
     def answer(self, raw: bytes) -> dict[str, Any]:
         """The response to one request line; never raises."""
+        for dev in self.lab.devices.values():
+            dev.tick()  # a timer that ran out shows in every answer
         try:
             request = json.loads(raw)
             if not isinstance(request, dict):
@@ -143,6 +145,9 @@ class ControlServer:
             transcript.append(cli.handle(command).output.rstrip("\n"))
         return {"output": "\n".join(t for t in transcript if t) + "\n"}
 
+    def _op_flash(self, request: dict[str, Any]) -> dict[str, Any]:
+        return {"files": dict(self._targets(request)[0].flash)}
+
     def _op_disconnect(self, request: dict[str, Any]) -> dict[str, Any]:
         return {"closed": sum(self.lab.disconnect(dev.spec.name) for dev in self._targets(request))}
 
@@ -186,6 +191,10 @@ class ControlClient:
 
     def run(self, device: str, *commands: str) -> str:
         return self.call("run", device=device, commands=list(commands))["output"]  # type: ignore[no-any-return]
+
+    def flash(self, device: str) -> dict[str, str]:
+        """The device's flash files: name -> text."""
+        return self.call("flash", device=device)["files"]  # type: ignore[no-any-return]
 
     def info(self, device: str) -> dict[str, Any]:
         return self.call("info", device=device)["device"]  # type: ignore[no-any-return]

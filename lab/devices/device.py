@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,17 @@ class Counters:
     sessions_open: int = 0
     commands: int = 0
     drops: int = 0
+    reverts: int = 0  # changes the device undid by itself (a revert or commit timer ran out)
+
+
+@dataclass
+class PendingRevert:
+    """A change the device undoes by itself at ``deadline`` (time.monotonic()) unless confirmed:
+    IOS ``configure terminal revert timer`` (``session`` None) or an EOS ``commit timer``."""
+
+    deadline: float
+    snapshot: config_tree.Node
+    session: str | None = None
 
 
 class Device:
@@ -42,6 +54,34 @@ class Device:
         self.changed_by = "console"
         self.saved_at: datetime | None = None
         self.saved_by = "console"
+        self.flash: dict[str, str] = {}  # file name -> text
+        self.sessions: dict[str, config_tree.Node] = {}  # EOS configuration sessions not yet committed
+        self.pending: PendingRevert | None = None
+        self.archives = 0  # IOS archive files written
+
+    def tick(self) -> None:
+        """Undo a pending change whose timer ran out: called on every command, control request
+        and a periodic task, so a device whose client vanished reverts on its own."""
+        if self.pending is not None and time.monotonic() >= self.pending.deadline:
+            self.running = self.pending.snapshot
+            self.pending = None
+            self.counters.reverts += 1
+            self.changed("revert-timer")
+
+    def start_timer(self, minutes: float, snapshot: config_tree.Node, session: str | None = None) -> None:
+        self.pending = PendingRevert(time.monotonic() + minutes * self.knobs.minute_seconds, snapshot, session)
+
+    def revert_now(self) -> None:
+        if self.pending is not None:
+            self.running = self.pending.snapshot
+            self.pending = None
+            self.changed("revert-now")
+
+    def replace(self, text: str, user: str) -> None:
+        """``configure replace``: the running config becomes exactly the file's; a pending timer ends."""
+        self.running = self._seed(text)
+        self.pending = None
+        self.changed(user)
 
     def _seed(self, text: str) -> config_tree.Node:
         tree = config_tree.parse(text)
@@ -75,5 +115,7 @@ class Device:
     def describe(self) -> dict[str, Any]:
         """A JSON-ready summary for the control socket and ``status``."""
         spec = self.spec
+        pending = None if self.pending is None else max(0.0, self.pending.deadline - time.monotonic())
         return {"name": spec.name, "platform": spec.platform, "host": spec.host, "port": spec.port,
-                "hostname": self.hostname, "knobs": self.knobs.to_dict(), "counters": vars(self.counters).copy()}
+                "hostname": self.hostname, "knobs": self.knobs.to_dict(), "counters": vars(self.counters).copy(),
+                "pending_revert": pending, "flash": sorted(self.flash), "sessions": sorted(self.sessions)}

@@ -27,6 +27,7 @@ class Opener:
     words: tuple[str, ...]
     mode: str  # the ModeSpec the section's lines are entered in
     prompt: str  # prompt suffix: "config-if"; "{short}" is the abbreviated interface name (EOS)
+    bare: bool = False  # the words alone open the section (``archive``); else an argument must follow
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ _IOS_MODES = {
         Opener(("class-map",), "config-cmap", "config-cmap"),
         Opener(("policy-map",), "config-pmap", "config-pmap"),
         Opener(("key", "chain"), "config-keychain", "config-keychain"),
-        Opener(("archive",), "config-archive", "config-archive"),
+        Opener(("archive",), "config-archive", "config-archive", bare=True),
     ), opener_only=frozenset({"interface", "router", "line"})),
     "config-if": ModeSpec("config-if", _IOS_IF_WORDS),
     "config-line": ModeSpec("config-line", _LINE_WORDS),

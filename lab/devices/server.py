@@ -274,6 +274,7 @@ class DeviceLab:
         self.devices = {dev.name: Device(dev) for dev in spec.devices}
         self._connections: dict[str, set[asyncssh.SSHServerConnection]] = {name: set() for name in self.devices}
         self._acceptors: list[asyncssh.SSHAcceptor] = []
+        self._ticker: asyncio.Task[None] | None = None
         # Built once: per-listener options only add the server factory, so 200 devices start fast.
         self._options = asyncssh.SSHServerConnectionOptions(
             server_host_keys=[host_key], line_editor=False, encoding="utf-8", errors="replace",
@@ -293,7 +294,15 @@ class DeviceLab:
         if failed:
             await self.stop()
             raise LabError("cannot listen for " + "; ".join(failed))
+        self._ticker = asyncio.get_running_loop().create_task(self._tick())
         LOG.info("%d devices listening", len(self._acceptors))
+
+    async def _tick(self) -> None:
+        """Revert and commit timers fire on time, whether or not anyone talks to the device."""
+        while True:
+            await asyncio.sleep(0.1)
+            for dev in self.devices.values():
+                dev.tick()
 
     async def _listen(self, device: Device) -> asyncssh.SSHAcceptor:
         factory = partial(_DeviceServer, device, self._connections[device.spec.name])
@@ -301,6 +310,9 @@ class DeviceLab:
                                      server_factory=factory, tunnel=_QuickAckListener())
 
     async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
         for acceptor in self._acceptors:
             acceptor.close()
         for name in self.devices:

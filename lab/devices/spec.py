@@ -41,6 +41,8 @@ class Knobs:
                      without an answer (a crash or a management-plane change mid-command).
     reject:          regex -> error text; a matching command is refused, the state unchanged.
                      An empty or null text prints the platform's usual invalid-input error.
+    minute_seconds:  the length in real seconds of one timer minute (IOS revert timer, EOS commit
+                     timer), so tests need not wait real minutes.
     """
 
     bad_credentials: bool = False
@@ -48,6 +50,7 @@ class Knobs:
     drop_after: int | None = None
     drop_on: str | None = None
     reject: Mapping[str, str | None] = field(default_factory=dict)
+    minute_seconds: float = 60.0
 
     def updated(self, changes: Mapping[str, Any], where: str = "knobs") -> Knobs:
         """A copy with ``changes`` applied; a null value restores that knob's default."""
@@ -68,6 +71,9 @@ class Knobs:
             raise SpecError(f"{where}: command_delay must be a number of seconds >= 0")
         if self.drop_after is not None and (not isinstance(self.drop_after, int) or self.drop_after < 1):
             raise SpecError(f"{where}: drop_after must be a command count >= 1")
+        if isinstance(self.minute_seconds, bool) or not isinstance(self.minute_seconds, int | float) \
+                or self.minute_seconds <= 0:
+            raise SpecError(f"{where}: minute_seconds must be a number of seconds > 0")
         if not isinstance(self.reject, Mapping):
             raise SpecError(f"{where}: reject must map a regex to an error text (or null)")
         if self.drop_on is not None and not isinstance(self.drop_on, str):

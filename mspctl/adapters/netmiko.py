@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -45,7 +45,49 @@ class DeviceCommandError(DeviceError):
 
 
 class DeviceConnectionError(OSError):
-    """The device could not be reached, or dropped the session: retryable."""
+    """The device could not be reached, or dropped the session: retryable (before a change)."""
+
+
+class ChangeInterrupted(DeviceError):
+    """Sending stopped part-way: `accepted` lines were taken, `in_flight` may or may not have been."""
+
+    code = "MSP-DEV-504"
+
+    def __init__(self, message: str, *, accepted: Sequence[str], in_flight: str | None) -> None:
+        super().__init__(message)
+        self.accepted = list(accepted)
+        self.in_flight = in_flight
+
+
+@dataclass(frozen=True)
+class SafeChange:
+    """What a device can do for a safe change, by its platform and current configuration.
+
+    snapshot: it can copy its running config to its own flash and `configure replace` it back,
+    exactly (secrets and banners included, nothing stored off the device).
+    self_revert: it reverts by itself unless mspctl confirms in time: "commit-timer" (EOS
+    configuration sessions), "revert-timer" (IOS `configure terminal revert timer`, which
+    needs an `archive` with a `path`), or "" (no such mechanism).
+    """
+
+    snapshot: bool
+    self_revert: str
+
+
+_ARCHIVE_PATH = re.compile(r"^archive\s*$(?:\n[ \t]+.*$)*?\n[ \t]+path \S+", re.MULTILINE)
+# Netmiko splits its buffer on these patterns: no capturing groups.
+_QUESTION = re.compile(r"(?:\?\s*(?:\[[^\]\n]*\])?:?\s*|\[confirm\]\s*)$")
+_EXEC_PROMPT = re.compile(r"(?<!\))[>#]\s*$")
+_CONFIG_PROMPT = r"\)#\s*$"
+
+
+def safe_change_support(device_type: str, running: str) -> SafeChange:
+    """The safe-change mechanisms of a Netmiko platform with this running config."""
+    if device_type == "arista_eos":
+        return SafeChange(True, "commit-timer")
+    if device_type.startswith("cisco_ios") or device_type == "cisco_xe":
+        return SafeChange(True, "revert-timer" if _ARCHIVE_PATH.search(running) else "")
+    return SafeChange(False, "")
 
 
 @dataclass(frozen=True)
@@ -131,6 +173,154 @@ class DeviceSession:
 
     def save(self) -> str:
         return str(self._call("write memory", self._conn.save_config))
+
+    # -- safe change: on-device snapshots, self-reverting sessions, exact restore ----------------
+    def exec_command(self, command: str, answers: Sequence[tuple[str, str]] = ()) -> str:
+        """Run one exec-mode command, answering the device's questions (`answers`: regex of the
+        question -> reply; an unlisted question gets an empty line, the default). Raises
+        DeviceCommandError when the device prints an error line."""
+        def run() -> str:
+            conn = self._conn
+            conn.write_channel(conn.normalize_cmd(command))
+            out = ""
+            for _ in range(8):  # a command asks at most a few questions
+                out += conn.read_until_pattern(pattern=rf"(?:{_EXEC_PROMPT.pattern}|{_QUESTION.pattern})",
+                                               read_timeout=self.command_timeout)
+                tail = out.rstrip("\n").rsplit("\n", 1)[-1]
+                if _EXEC_PROMPT.search(tail) and not _QUESTION.search(tail):
+                    break
+                reply = next((a for q, a in answers if re.search(q, tail)), "")
+                conn.write_channel(reply + conn.RETURN)
+            return str(out)
+
+        out = str(self._call(command, run))
+        m = re.search(r"^%.*$", out, re.MULTILINE)
+        if m:
+            raise DeviceCommandError(f"{self.target.name}: {command!r} failed: {m.group()}", line=command,
+                                     output=redact(out))
+        return out
+
+    def snapshot(self, name: str) -> str:
+        """Copy the running config to the device's flash as `name`; returns its location."""
+        location = f"flash:{name}"
+        self.exec_command(f"copy running-config {location}", [(r"Destination filename", "")])
+        return location
+
+    def restore(self, location: str) -> None:
+        """Replace the running config with a snapshot, exactly (`configure replace`)."""
+        force = "" if self.target.device_type == "arista_eos" else " force"
+        self.exec_command(f"configure replace {location}{force}", [(r"proceed", "y")])
+        self._call("reading the prompt", self._conn.set_base_prompt)
+
+    def delete(self, location: str) -> None:
+        force = "" if self.target.device_type == "arista_eos" else "/force "
+        self.exec_command(f"delete {force}{location}", [(r"Delete", "")])
+
+    def send_config(self, lines: Sequence[str], accepted: list[str], *, session: str | None = None,
+                    revert_minutes: int | None = None, stop: Callable[[], bool] | None = None) -> None:
+        """Enter configuration mode (an EOS session named `session`, or IOS with a revert timer of
+        `revert_minutes`), send `lines` one at a time, appending each line the device took to
+        `accepted`, and leave configuration mode, re-reading the prompt (a `hostname` line
+        changes it). Each line has its own timeout, so the budget grows with the work.
+
+        Raises DeviceCommandError (the refused line; `accepted` says what went before it) or
+        ChangeInterrupted (the session failed, or `stop()` became true, part-way)."""
+        conn = self._conn
+        if session and self.target.device_type == "arista_eos":
+            mode = f"configure session {session}"
+        elif revert_minutes:
+            mode = f"configure terminal revert timer {revert_minutes}"
+        else:
+            mode = "configure terminal"
+        self._call("entering configuration mode", conn.config_mode, mode)
+        in_flight: str | None = None
+        try:
+            for block in _blocks(lines):
+                if stop is not None and stop():
+                    raise ChangeInterrupted(f"{self.target.name}: stopped after {len(accepted)} of {len(lines)} "
+                                            "lines", accepted=accepted, in_flight=None)
+                in_flight = block[0]
+                for line in block:
+                    conn.write_channel(conn.normalize_cmd(line))
+                if len(block) == 1:
+                    out = conn.read_until_pattern(pattern=re.escape(block[0].strip()),
+                                                  read_timeout=self.command_timeout)
+                else:
+                    out = ""
+                out += conn.read_until_pattern(pattern=_CONFIG_PROMPT, re_flags=re.MULTILINE,
+                                               read_timeout=self.command_timeout)
+                m = DEVICE_ERRORS.search(out)
+                if m:
+                    in_flight = None
+                    self._leave_config()
+                    raise DeviceCommandError(f"{self.target.name}: device refused {block[0].strip()!r}: "
+                                             f"{out[m.start():].splitlines()[0]}", line=block[0].strip(),
+                                             output=redact(out))
+                accepted.extend(block)
+                in_flight = None
+            self._leave_config()
+        except MspctlError:
+            raise
+        except Exception as exc:
+            raise ChangeInterrupted(f"{self.target.name}: the session failed after {len(accepted)} of {len(lines)} "
+                                    f"lines: {type(exc).__name__}: {redact(str(exc))[:200]}", accepted=accepted,
+                                    in_flight=in_flight) from None
+
+    def _leave_config(self) -> None:
+        conn = self._conn
+        conn.write_channel(conn.normalize_cmd("end"))
+        conn.read_until_pattern(pattern=_EXEC_PROMPT.pattern, read_timeout=self.command_timeout)
+        conn.set_base_prompt()
+
+    def commit(self, session: str | None, revert_minutes: int) -> None:
+        """EOS: commit the session with a commit timer (it reverts unless confirmed). IOS applied
+        the lines as they came (its revert timer started when configuration mode was entered)."""
+        if session and self.target.device_type == "arista_eos":
+            self.exec_command(f"configure session {session} commit timer {revert_minutes // 60:02d}:"
+                              f"{revert_minutes % 60:02d}:00")
+            self._call("reading the prompt", self._conn.set_base_prompt)
+
+    def confirm(self, session: str | None) -> None:
+        """Keep the change: stop the device's own revert timer."""
+        if session and self.target.device_type == "arista_eos":
+            self.exec_command(f"configure session {session} commit")
+        else:
+            self.exec_command("configure confirm")
+
+    def revert_now(self, session: str | None) -> None:
+        """Undo an unconfirmed change through the device's own mechanism."""
+        if session and self.target.device_type == "arista_eos":
+            self.exec_command(f"configure session {session} abort")
+        else:
+            self.exec_command("configure revert now")
+        self._call("reading the prompt", self._conn.set_base_prompt)
+
+
+def _blocks(lines: Sequence[str]) -> list[list[str]]:
+    """The lines grouped as the device reads them: a multi-line banner (IOS ``banner motd ^C``
+    ... ``^C``, EOS ``banner motd`` ... ``EOF``) is one block, every other line its own."""
+    out: list[list[str]] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        m = re.match(r"^banner\s+\S+(?:\s+(\^C|\S))?(.*)$", line.strip())
+        if m:
+            delim = m.group(1)
+            rest = m.group(2) or ""
+            j = i
+            if delim is None:  # EOS: the text follows until EOF
+                while j + 1 < len(lines) and lines[j].strip() != "EOF":
+                    j += 1
+            elif delim not in rest:
+                j += 1
+                while j < len(lines) - 1 and delim not in lines[j]:
+                    j += 1
+            out.append(list(lines[i:j + 1]))
+            i = j + 1
+            continue
+        out.append([line])
+        i += 1
+    return out
 
 
 def _refused_line(output: str, error_at: int, lines: Sequence[str]) -> str:

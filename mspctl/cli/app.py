@@ -54,10 +54,12 @@ class App:
         if not sys.stderr.isatty():
             yield None
             return
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+        # The bar goes to stderr: stdout stays the command's output (a table, JSON) even in a terminal.
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), transient=True, stderr=True) as bar:  # type: ignore[call-arg]
+                      TimeElapsedColumn(), transient=True, console=Console(stderr=True)) as bar:
             tasks: dict[str, Any] = {}
 
             def update(what: str, done: int, total: int) -> None:
@@ -143,7 +145,7 @@ def main(ctx: click.Context, config_file: Path | None, netbox_url: str | None, n
     Settings precedence (lowest first): defaults, user file, ./mspctl.toml (or --config),
     NETBOX_API/NETBOX_TOKEN, MSPCTL_* variables, flags.
     Exit codes: 0 ok, 2 usage, 3 partial failure, 4 findings, 5 nothing matched,
-    10 settings, 11 NetBox auth, 12 NetBox unreachable, 13 not found.
+    10 settings, 11 NetBox auth, 12 NetBox unreachable, 13 not found, 130 interrupted.
     """
     from mspctl.settings import parse_duration
 

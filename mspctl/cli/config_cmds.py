@@ -110,11 +110,14 @@ def _render_push(app: App, run: Any, footer: str) -> None:
     if app.output == "table":
         for d in run.devices:
             if d.commands:
-                verb = "applied" if d.status == "applied" else ("would send" if d.status == "planned" else "sent")
+                verb = {"applied": "applied", "planned": "would send", "refused": "would send (refused)"}.get(
+                    d.status, f"planned {len(d.commands)}, the device accepted {len(d.accepted)}")
                 click.echo(f"--- {d.asset.name} ({d.asset.client}): {verb} [{', '.join(d.features)}]")
                 click.echo("\n".join(f"  {c}" for c in d.commands))
             if d.rollback_commands:
                 click.echo(f"    rolled back with: {'; '.join(c.strip() for c in d.rollback_commands)}")
+            for w in d.warnings:
+                click.echo(f"    warning: {w}")
     rows = [{"device": d.asset.name, "client": d.asset.client, "status": d.status,
              "features": ",".join(d.features) or "-", "commands": len(d.commands), "error": d.error or ""}
             for d in run.devices]
@@ -123,62 +126,91 @@ def _render_push(app: App, run: Any, footer: str) -> None:
                                                   ("error", "ERROR")], footer=footer)
 
 
+def _footer(run: Any, applied: bool, dry: str) -> str:
+    text = f"run {run.run_id}: " + ", ".join(f"{v} {k}" for k, v in run.summary.items() if v)
+    if run.interrupted:
+        text += f"; interrupted by {run.interrupted}: no new device was started"
+    return text + ("" if applied else dry)
+
+
+def _exit(run: Any) -> None:
+    if run.interrupted:
+        raise SystemExit(ExitCode.INTERRUPTED)
+    if run.failed:
+        raise SystemExit(ExitCode.PARTIAL)
+
+
 @config_group.command("push")
 @scope_options
 @click.option("--feature", "feature_names", multiple=True, metavar="NAME", help="Only these features. Repeatable.")
 @click.option("--apply", "do_apply", is_flag=True, help="Make the changes (default: a dry run showing them).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (for CI).")
 @click.option("--force", is_flag=True, help="Ignore the clients' change windows.")
+@click.option("--allow-destructive", is_flag=True,
+              help="Push plans that remove interfaces or more than [push] max_remove_share of a config.")
 @output_option
 @pass_app
 def push_cmd(app: App, /, feature_names: tuple[str, ...], do_apply: bool, yes: bool, force: bool,
-             **flt: Any) -> None:
+             allow_destructive: bool, **flt: Any) -> None:
     """Bring devices to their intended config: a dry run by default, --apply to change them.
 
     \b
-    With --apply, per device: pre-change backup, apply the remediation (device errors are
-    detected), write memory, then an automatic compliance re-check. A device error, a lost
-    connection or a failed re-check rolls that device back, and the rollback is reported.
-    Outside a client's change window devices are refused unless --force.
-    Exit: 0 done (or dry run), 3 some devices failed, were rolled back or refused.
+    With --apply, per device: the intent is recorded first; the running config is snapshot
+    onto the device's flash; the commands go in a self-reverting session where the platform
+    has one (EOS commit timer, IOS revert timer, which needs an `archive` path); then a
+    compliance re-check, confirm, write memory. A refused line, a lost session or a failed
+    re-check restores the snapshot (configure replace) and verifies it.
+    Plans that remove interfaces, or more than [push] max_remove_share of a config, are refused
+    unless --allow-destructive. Outside a client's change window devices are refused unless
+    --force. Ctrl-C/SIGTERM: no new device starts, the ones in flight finish or roll back.
+    Exit: 0 done (or dry run), 3 some devices failed, were rolled back or refused,
+    130 interrupted.
     """
+    from mspctl.interrupts import graceful_stop
     from mspctl.push.service import push
 
     selection = build_filter(**flt)
     if do_apply and not yes:
-        planned = push(app.settings, app.inventory(), selection, feature_names, apply=False, mode=app.mode)
+        planned = push(app.settings, app.inventory(), selection, feature_names, apply=False, mode=app.mode,
+                       allow_destructive=allow_destructive)
         _render_push(app, planned, "dry run before applying")
         n = planned.summary["planned"]
         if n == 0:
             click.echo("Nothing to change.", err=True)
+            _exit(planned)
             return
         click.confirm(f"Apply these changes to {n} device(s)?", abort=True, err=True)
-    with app.device_progress("pushing" if do_apply else "planning") as on_event:
+    with graceful_stop() as stop, app.device_progress("pushing" if do_apply else "planning") as on_event:
         run = push(app.settings, app.inventory(), selection, feature_names, apply=do_apply, force=force,
-                   mode=app.mode, on_event=on_event)
-    s = run.summary
-    footer = (f"run {run.run_id}: " + ", ".join(f"{v} {k}" for k, v in s.items() if v) +
-              ("" if do_apply else " (dry run: nothing was changed; --apply to change)"))
-    _render_push(app, run, footer)
-    if run.failed:
-        raise SystemExit(ExitCode.PARTIAL)
+                   mode=app.mode, on_event=on_event, allow_destructive=allow_destructive, stop=stop)
+    _render_push(app, run, _footer(run, do_apply, " (dry run: nothing was changed; --apply to change)"))
+    _exit(run)
 
 
 @config_group.command("rollback")
 @click.option("--run", "run_id", required=True, metavar="ID", help="The push run to undo (see `mspctl runs list`).")
 @click.option("--apply", "do_apply", is_flag=True, help="Make the changes (default: a dry run).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--force", is_flag=True, help="Restore snapshots even on devices changed since the push.")
 @output_option
 @pass_app
-def rollback_cmd(app: App, /, run_id: str, do_apply: bool, yes: bool) -> None:
-    """Undo a completed push: restore the pushed features to their pre-change state."""
+def rollback_cmd(app: App, /, run_id: str, do_apply: bool, yes: bool, force: bool) -> None:
+    """Undo a push run: restore each device it changed (or may have changed, if the run was
+    interrupted or killed) to its pre-change config.
+
+    \b
+    Devices with a snapshot on their flash get it back exactly (configure replace): banners,
+    secrets and deleted lines included. A device changed since the push is refused unless
+    --force. Records from before snapshots restore the pushed features line by line.
+    Exit: 0 done (or dry run), 3 some devices failed or were refused, 130 interrupted.
+    """
+    from mspctl.interrupts import graceful_stop
     from mspctl.push.service import rollback
 
     if do_apply and not yes:
         click.confirm(f"Roll back the changes of {run_id}?", abort=True, err=True)
-    with app.device_progress("rolling back") as on_event:
-        run = rollback(app.settings, app.inventory(), run_id, apply=do_apply, mode=app.mode, on_event=on_event)
-    _render_push(app, run, f"run {run.run_id}: " + ", ".join(f"{v} {k}" for k, v in run.summary.items() if v) +
-                 ("" if do_apply else " (dry run: --apply to change)"))
-    if run.failed:
-        raise SystemExit(ExitCode.PARTIAL)
+    with graceful_stop() as stop, app.device_progress("rolling back") as on_event:
+        run = rollback(app.settings, app.inventory(), run_id, apply=do_apply, mode=app.mode, on_event=on_event,
+                       force=force, stop=stop)
+    _render_push(app, run, _footer(run, do_apply, " (dry run: --apply to change)"))
+    _exit(run)

@@ -174,6 +174,7 @@ def apply_cmd(app: App, /, do_apply: bool, yes: bool, no_writeback: bool, json_p
     its compliance is checked again. Results go to NetBox (journal + custom fields).
     Exit: 0 every host compliant, 3 some host failed, was unreachable or was skipped.
     """
+    from mspctl.interrupts import graceful_stop
     from mspctl.patch.service import apply
 
     selection = build_filter(**flt)
@@ -186,13 +187,12 @@ def apply_cmd(app: App, /, do_apply: bool, yes: bool, no_writeback: bool, json_p
             click.echo("Nothing to patch.", err=True)
             return
         click.confirm(f"Patch these {n} host(s)?", abort=True, err=True)
-    with _live(app, "patching" if do_apply else "planning") as on_event:
+    with graceful_stop() as stop, _live(app, "patching" if do_apply else "planning") as on_event:
         run = apply(app.settings, app.inventory(), selection, dry_run=not do_apply, mode=app.mode,
-                    writeback=not no_writeback, on_event=on_event)
+                    writeback=not no_writeback, on_event=on_event, stop=stop)
     _write_reports(run, json_path, junit_path)
     _show(app, run, _footer(run) + ("" if do_apply else " (dry run: nothing was changed; --apply to patch)"))
-    if do_apply and run.failed:
-        raise SystemExit(ExitCode.PARTIAL)
+    _exit(run, do_apply)
 
 
 @patch_group.command("window")
@@ -212,20 +212,50 @@ def window_cmd(app: App, /, client: str, yes: bool, force: bool, no_writeback: b
     maintenance_window custom field) unless --force; no batch starts after the window's cutoff.
     One window per client at a time (a lock). A killed window is resumed by the next run: hosts
     it finished keep their results, the others are scanned and patched.
-    Exit: 0 all hosts compliant, 3 some failed/unreachable/skipped, 6 refused (closed or locked).
+    A failed canary host stops the rollout ([patch] canary_must_pass). Ctrl-C/SIGTERM: no new
+    batch starts, the one running finishes, the run is recorded `interrupted` (exit 130).
+    NetBox unreachable at write-back: reports and the record are still written; exit 12, and
+    `mspctl patch writeback --run ID` replays it.
+    Exit: 0 all hosts compliant, 3 some failed/unreachable/skipped, 6 refused (closed or locked),
+    12 write-back failed, 130 interrupted.
     """
+    from mspctl.interrupts import graceful_stop
     from mspctl.patch.window import run_window
 
     if not yes:
         click.confirm(f"Patch client {client}'s servers now?", abort=True, err=True)
-    with _live(app, f"window {client}") as on_event:
+    with graceful_stop() as stop, _live(app, f"window {client}") as on_event:
         run = run_window(app.settings, app.inventory(), client, force=force, mode=app.mode,
-                         writeback=not no_writeback, on_event=on_event)
+                         writeback=not no_writeback, on_event=on_event, stop=stop)
     _write_reports(run, json_path, junit_path)
     resumed = run.params.get("resumed_hosts") or []
     _show(app, run, _footer(run) + (f"; resumed, kept {len(resumed)} host(s)" if resumed else ""))
-    if run.failed:
+    _exit(run, True)
+
+
+def _exit(run: PatchRun, applied: bool) -> None:
+    """Reports are written first; then a failed write-back, an interruption or a failed host
+    decides the exit code."""
+    if run.writeback_error is not None:
+        click.echo(f"Error: {run.writeback_error} (the run {run.run_id} is recorded; "
+                   f"`mspctl patch writeback --run {run.run_id}` writes it to NetBox again)", err=True)
+        raise SystemExit(run.writeback_error.exit_code)
+    if run.interrupted:
+        raise SystemExit(ExitCode.INTERRUPTED)
+    if applied and run.failed:
         raise SystemExit(ExitCode.PARTIAL)
+
+
+@patch_group.command("writeback")
+@click.option("--run", "run_id", required=True, metavar="ID", help="An applied patch run (`mspctl runs list`).")
+@pass_app
+def writeback_cmd(app: App, /, run_id: str) -> None:
+    """Write a recorded patch run's results to NetBox again (journal entries, patch_compliance,
+    last_patched), e.g. after NetBox was unreachable at the end of a window."""
+    from mspctl.patch.service import replay_writeback
+
+    run = replay_writeback(app.settings, app.inventory(), run_id)
+    click.echo(f"run {run.run_id}: wrote {len(run.hosts)} host(s) to NetBox", err=True)
 
 
 @patch_group.command("baselines")

@@ -38,7 +38,7 @@ def _show(path: tuple[str, ...]) -> str:
 
 def compare_feature(feature: Feature, platform: str | None, intended: Sequence[Line],
                     actual: Sequence[Line]) -> FeatureResult:
-    want, have = feature.select(intended), feature.select(actual)
+    want, have = feature.owned(intended, actual)
     want_paths, have_paths = _paths(want), _paths(have)
     have_set, want_set = set(have_paths), set(want_paths)
     missing = tuple(_show(p) for p in want_paths if p not in have_set)

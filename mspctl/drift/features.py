@@ -7,6 +7,8 @@
         lines: ["ntp server "]               # top-level lines starting with these
       - name: interfaces
         sections: ["interface "]             # sections (with their children) starting with these
+        scope: intended                      # own only the sections the intended config has
+        children: [description, ip address, shutdown]  # and in them only these child lines
       - name: pci-login
         lines: ["login block-for"]
         targets: {tags: [pci]}               # only for assets with this tag (or roles:, clients:)
@@ -26,7 +28,8 @@ from mspctl.drift.configtext import Line
 from mspctl.errors import ConfigError
 from mspctl.model import Asset
 
-_KEYS = {"name", "platforms", "lines", "sections", "targets", "description"}
+_KEYS = {"name", "platforms", "lines", "sections", "targets", "description", "scope", "children"}
+_SCOPES = ("all", "intended")
 _TARGETS = {"roles", "tags", "clients", "sites"}
 
 
@@ -41,6 +44,12 @@ class Feature:
     clients: tuple[str, ...] = ()
     sites: tuple[str, ...] = ()
     source: str = ""
+    # "intended": a device section the intended config lacks is not this feature's (NetBox does
+    # not model it: a physical port, Null0, a sub-interface); "all": every matching section.
+    scope: str = "all"
+    # Within owned sections, only child lines starting with these (after an optional "no ");
+    # empty: every child. What the source of truth does not model is left alone.
+    children: tuple[str, ...] = ()
 
     def applies_to(self, asset: Asset) -> bool:
         if self.platforms and asset.platform not in self.platforms:
@@ -56,7 +65,21 @@ class Feature:
     def select(self, config: Sequence[Line]) -> list[Line]:
         """The top-level lines of `config` this feature owns (sections with their children)."""
         prefixes = self.lines + self.sections  # `sections` documents intent; both keep children
-        return [line for line in config if line.text.startswith(prefixes)]
+        return [self._trim(line) for line in config if line.text.startswith(prefixes)]
+
+    def owned(self, intended: Sequence[Line], actual: Sequence[Line]) -> tuple[list[Line], list[Line]]:
+        """(intended, actual) lines this feature owns, compared and remediated together."""
+        want, have = self.select(intended), self.select(actual)
+        if self.scope == "intended":
+            headers = {ln.text for ln in want}
+            have = [ln for ln in have if ln.text in headers or not ln.text.startswith(self.sections)]
+        return want, have
+
+    def _trim(self, line: Line) -> Line:
+        if not self.children or not line.children:
+            return line
+        keep = [c for c in line.children if c.text.removeprefix("no ").startswith(self.children)]
+        return Line(line.text, keep)
 
 
 def select_features(path: Path, names: Sequence[str] = ()) -> list[Feature]:
@@ -126,5 +149,12 @@ def load_features(path: Path) -> list[Feature]:
                     raise err(k, f"{name}.targets: unknown key {k.value!r} (known: {', '.join(sorted(_TARGETS))})")
                 targets[k.value] = strings(v, f"{name}.targets.{k.value}")
         platforms = strings(fields["platforms"][1], f"{name}.platforms") if "platforms" in fields else ()
-        out.append(Feature(name, lines, sections, platforms, source=f"{path}:{line}", **targets))
+        scope = "all"
+        if "scope" in fields:
+            scope = str(fields["scope"][1].value)
+            if scope not in _SCOPES:
+                raise err(fields["scope"][1], f"{name}.scope must be one of {', '.join(_SCOPES)}, not {scope!r}")
+        children = strings(fields["children"][1], f"{name}.children") if "children" in fields else ()
+        out.append(Feature(name, lines, sections, platforms, source=f"{path}:{line}", scope=scope,
+                           children=children, **targets))
     return out

@@ -38,6 +38,10 @@ _LINUX_KEYS = _COMMON_KEYS | {"os_family", "approval", "approved", "rejected", "
                               "exclude", "reboot"}
 _NETWORK_KEYS = _COMMON_KEYS | {"platforms"}
 _APPROVAL_KEYS = frozenset({"classification", "approve_after_days"})
+# A delay longer than this approves nothing a host could be missing: a typo, not a policy.
+MAX_APPROVE_AFTER_DAYS = 3650
+# Names unlike each other: a glob matching all of them matches every package.
+_PROBE_NAMES = ("a", "zz9", "libc6", "openssl", "linux-image-6.1.0-28-amd64", "python3.11-minimal", "x-y+z.q")
 _REJECTED_KEYS = frozenset({"name", "action"})
 _RULE_KEYS = frozenset({"approved", "minimum"})
 _ASSIGN_KEYS = ("patch_groups", "tags", "roles", "sites", "clients")  # most specific first
@@ -470,12 +474,21 @@ def _linux_fields(doc: YamlDoc, top: _Fields, what: str) -> _LinuxFields:
             out["classification"] = _enum(doc, approval["classification"][1], f"{what}: approval.classification",
                                           get_args(Approval))
         if "approve_after_days" in approval:
-            out["approve_after_days"] = _int(doc, approval["approve_after_days"][1],
-                                             f"{what}: approval.approve_after_days")
+            node = approval["approve_after_days"][1]
+            out["approve_after_days"] = days = _int(doc, node, f"{what}: approval.approve_after_days")
+            if days > MAX_APPROVE_AFTER_DAYS:
+                raise doc.err(node, f"{what}: approval.approve_after_days {days} approves nothing released in the "
+                                    f"last {days // 365} years: every host would look compliant",
+                              hint=f"use at most {MAX_APPROVE_AFTER_DAYS} days")
     if "approved" in top:
         out["approved"] = tuple(_strings(doc, top["approved"][1], f"{what}: approved"))
     if "exclude" in top:
         out["exclude"] = tuple(_strings(doc, top["exclude"][1], f"{what}: exclude"))
+        everything = [g for g in out["exclude"] if all(fnmatchcase(p, g) for p in _PROBE_NAMES)]
+        if everything:
+            raise doc.err(top["exclude"][1], f"{what}: exclude {everything[0]!r} matches every package: the baseline "
+                                             "would patch nothing and every host would look compliant",
+                          hint="exclude packages by name, or drop the client from patching")
     if "rejected" in top:
         out["rejected"] = tuple(_rejected(doc, top["rejected"][1], f"{what}: rejected"))
     if "reboot" in top:

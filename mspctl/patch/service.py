@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from mspctl.errors import NoMatchError
+from mspctl.errors import MspctlError, NoMatchError
 from mspctl.inventory.filters import AssetFilter
 from mspctl.inventory.platforms import PlatformMap
 from mspctl.inventory.service import InventoryService, Mode
@@ -113,6 +113,8 @@ class PatchRun:
     applied: bool = False
     stopped: str | None = None  # why no further batch started
     params: dict[str, Any] = field(default_factory=dict)
+    interrupted: str = ""  # the signal that stopped the run, if one did
+    writeback_error: MspctlError | None = None  # NetBox write-back failed (the record says so; replayable)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -136,12 +138,14 @@ class PatchRun:
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "kind": self.kind, "applied": self.applied,
                 "started_at": self.started_at.isoformat(), "finished_at": self.finished_at.isoformat(),
-                "stopped": self.stopped, "params": self.params, "summary": self.summary,
+                "stopped": self.stopped, "interrupted": self.interrupted or None, "params": self.params,
+                "summary": self.summary,
                 "hosts": [r.to_dict() for r in self.hosts]}
 
     def record(self) -> RunRecord:
         return RunRecord(self.run_id, self.kind, self.started_at, self.finished_at,
-                         {**self.params, "applied": self.applied, "stopped": self.stopped}, self.summary,
+                         {**self.params, "applied": self.applied, "stopped": self.stopped,
+                          **({"interrupted": self.interrupted} if self.interrupted else {})}, self.summary,
                          {r.host.name: (r.status or r.compliance.state, r.to_dict()) for r in self.hosts})
 
 
@@ -351,6 +355,62 @@ def max_failures_gate(total: int, max_fail_percent: int) -> GateFn:
     return gate
 
 
+def canary_gate(canary: int) -> GateFn:
+    """Stop the rollout when any host of the canary batch (the first) failed: the canary exists
+    to catch a bad baseline or repository before it reaches every host, whatever the share."""
+    def gate(results: list[HostResult]) -> str | None:
+        failed = [r.host.name for r in results if r.batch == 1 and r.status in APPLY_FAILED]
+        if canary and failed:
+            return f"the canary batch failed on {', '.join(failed)}"
+        return None
+    return gate
+
+
+def rollout_gates(settings: Settings, total: int, stop: Callable[[], bool] | None = None) -> list[GateFn]:
+    """The gates between batches: a stop signal, the canary (unless [patch] canary_must_pass is
+    off), then the share of failed hosts."""
+    p = settings.patch
+    gates: list[GateFn] = []
+    if stop is not None:
+        gates.append(lambda _: f"interrupted by {getattr(stop, 'reason', '') or 'a signal'}" if stop() else None)
+    if p.canary_must_pass and p.canary:
+        gates.append(canary_gate(p.canary))
+    return [*gates, max_failures_gate(total, p.max_fail_percent)]
+
+
+def finish(settings: Settings, inventory: InventoryService, run: PatchRun, writeback: bool) -> PatchRun:
+    """Write the results to NetBox (unless `writeback` is off), then record the run, whatever the
+    write-back did: a failed write-back is recorded (params.writeback) and can be replayed with
+    `mspctl patch writeback --run ID`; the error stays on the run for the CLI's exit code."""
+    if writeback and run.applied:
+        try:
+            write_back(inventory, run)
+            run.params["writeback"] = "done"
+        except MspctlError as exc:
+            run.writeback_error = exc
+            run.params["writeback"] = f"failed: {exc.code}: {exc.message}"
+    else:
+        run.params["writeback"] = "off" if run.applied else None
+    RecordStore(settings.config.records).save(run.record())
+    return run
+
+
+def replay_writeback(settings: Settings, inventory: InventoryService, run_id: str) -> PatchRun:
+    """Write an applied patch run's recorded results to NetBox again (after a failed write-back)."""
+    from mspctl.errors import UsageError
+
+    record = RecordStore(settings.config.records).get(run_id)
+    if record.kind not in ("patch-apply", "patch-window") or not record.params.get("applied"):
+        raise UsageError(f"run {run_id} is a {record.kind} run that changed nothing; only applied patch runs "
+                         "are written back", code="MSP-PATCH-400")
+    hosts = [HostResult.restore(PatchHost(Asset(d["kind"], int(d["id"]), d["host"], d.get("client")), None), d)
+             for _, d in record.results.values()]
+    run = PatchRun(record.id, record.kind, record.started_at, record.finished_at, hosts,  # type: ignore[arg-type]
+                   applied=True, stopped=record.params.get("stopped"), params=dict(record.params))
+    write_back(inventory, run)
+    return run
+
+
 def run_batches(settings: Settings, runner: AnsibleRunner, plan: ApplyPlan, gates: Sequence[GateFn],
                 on_event: EventFn | None = None,
                 on_batch: Callable[[list[HostResult]], None] | None = None) -> tuple[list[HostResult], str | None]:
@@ -376,7 +436,7 @@ def run_batches(settings: Settings, runner: AnsibleRunner, plan: ApplyPlan, gate
 
 def apply(settings: Settings, inventory: InventoryService, flt: AssetFilter, *, dry_run: bool = True,
           mode: Mode = "auto", writeback: bool = True, on_event: EventFn | None = None,
-          runner: AnsibleRunner | None = None) -> PatchRun:
+          runner: AnsibleRunner | None = None, stop: Callable[[], bool] | None = None) -> PatchRun:
     """Scan, then patch the non-compliant servers to their baselines in batches (a canary first).
 
     A dry run only scans and plans. Hosts are not started once more than [patch]
@@ -392,16 +452,13 @@ def apply(settings: Settings, inventory: InventoryService, flt: AssetFilter, *, 
             planned = [replace(r, status="planned", batch=no) for no, b in enumerate(plan.batches, 1) for r in b]
             return PatchRun(new_run_id("patch-apply", started), "patch-apply", started, datetime.now(UTC),
                             ordered(plan.done + planned), params={"filter": flt.describe(), "dry_run": True})
-        gates = [max_failures_gate(len(found), p.max_fail_percent)]
-        patched, stopped = run_batches(settings, own, plan, gates, on_event)
+        patched, stopped = run_batches(settings, own, plan, rollout_gates(settings, len(found), stop), on_event)
     run = PatchRun(new_run_id("patch-apply", started), "patch-apply", started, datetime.now(UTC),
                    ordered(plan.done + patched), applied=True, stopped=stopped,
                    params={"filter": flt.describe(), "canary": p.canary, "batch_size": p.batch_size,
-                           "max_fail_percent": p.max_fail_percent})
-    RecordStore(settings.config.records).save(run.record())
-    if writeback:
-        write_back(inventory, run)
-    return run
+                           "max_fail_percent": p.max_fail_percent},
+                   interrupted=getattr(stop, "reason", "") if stop is not None and stop() else "")
+    return finish(settings, inventory, run, writeback)
 
 
 def ordered(results: list[HostResult]) -> list[HostResult]:

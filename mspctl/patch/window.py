@@ -15,7 +15,7 @@ import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,14 +30,14 @@ from mspctl.patch.service import (
     EventFn,
     HostResult,
     PatchRun,
-    max_failures_gate,
+    finish,
     patch_hosts,
     plan_batches,
+    rollout_gates,
     run_batches,
     scan_hosts,
-    write_back,
 )
-from mspctl.records import RecordStore, new_run_id
+from mspctl.records import new_run_id
 from mspctl.settings import Settings
 from mspctl.windows import WindowState, current_time, parse_window_text, window_state
 
@@ -147,7 +147,7 @@ def check_window(client: str, window: MaintenanceWindow, where: str, now: dateti
 
 def run_window(settings: Settings, inventory: InventoryService, client: str, *, force: bool = False,
                mode: Mode = "auto", writeback: bool = True, on_event: EventFn | None = None,
-               runner: AnsibleRunner | None = None) -> PatchRun:
+               runner: AnsibleRunner | None = None, stop: Callable[[], bool] | None = None) -> PatchRun:
     """One client's patch window: refuse outside it (unless `force`), lock, resume what a killed
     run left, scan, patch in batches until done, the cutoff or the failure limit, record, and
     write each host's result to NetBox. Raises RefusedError (closed window, lock held)."""
@@ -170,7 +170,7 @@ def run_window(settings: Settings, inventory: InventoryService, client: str, *, 
         own = stack.enter_context(runner_for(settings, runner))
         found = scan_hosts(settings, todo, own, on_event) if todo else []
         plan = plan_batches(found, p.canary, p.batch_size)
-        gates = [max_failures_gate(len(hosts), p.max_fail_percent)]
+        gates = rollout_gates(settings, len(hosts), stop)
         if state.open and state.cutoff_at is not None:
             cutoff = state.cutoff_at
 
@@ -188,10 +188,11 @@ def run_window(settings: Settings, inventory: InventoryService, client: str, *, 
                        applied=True, stopped=stopped,
                        params={"client": tenant, "window": where, "window_state": state.reason, "forced": force,
                                "resumed_hosts": sorted(kept_names), "canary": p.canary,
-                               "batch_size": p.batch_size, "max_fail_percent": p.max_fail_percent})
-        RecordStore(settings.config.records).save(run.record())
+                               "batch_size": p.batch_size, "max_fail_percent": p.max_fail_percent},
+                       interrupted=getattr(stop, "reason", "") if stop is not None and stop() else "")
+        # Recorded whatever the write-back does, before the resume state goes: an interrupted
+        # window is a finished run too (the next one rescans every host it did not finish).
+        finish(settings, inventory, run, writeback)
         lock.finish()
-    if writeback:
-        write_back(inventory, run)
     return run
 

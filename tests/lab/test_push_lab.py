@@ -63,7 +63,8 @@ def test_connection_drop_mid_change_rolls_back_that_device_only(net, lab_network
     assert status == {"acme-core-sw1": "rolled_back", "acme-dist-sw1": "applied", "acme-edge-rtr1": "applied"}
     core = next(d for d in run["devices"] if d["device"] == "acme-core-sw1")
     assert "connection lost mid-change" in core["error"]
-    assert core["rollback_commands"] == ["ntp server 192.0.2.99"]
+    assert core["accepted"] == ["no ntp server 192.0.2.99"]  # what reached the device before the drop
+    assert core["self_revert"] == "revert-timer"  # restored by its own `configure revert now`
     assert _lines(ctl.config("acme-core-sw1")) == _lines(before)  # as before the push
 
 

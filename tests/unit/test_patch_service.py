@@ -178,3 +178,53 @@ def test_host_compliance_round_trips_through_its_dict():
                           (PackageResult("web", "MISSING", "1", "2", "security", "approved"),),
                           ("web=2",), True, "1 missing", NOW, 3.5, installed_count=41)
     assert HostCompliance.from_dict(comp.to_dict()) == comp
+
+
+class _FailingRunner(_FakeRunner):
+    """The canary host's apply fails (a broken repository, say); every other host would patch."""
+
+    def apply(self, inventory, hosts, host_vars, on_event=None):
+        from mspctl.adapters.ansible import HostOutcome
+
+        out = super().apply(inventory, hosts, host_vars, on_event)
+        return {h: HostOutcome(h, "failed", failed_step="install", error="apt failed") if h == "a" else o
+                for h, o in out.items()}
+
+
+def _four_hosts():
+    from pathlib import Path
+
+    from mspctl.patch.baseline import load_baselines
+
+    baselines = load_baselines(Path(__file__).resolve().parents[2] / "baselines")
+    todo = [_result(n, "NON_COMPLIANT", ("x=2",)) for n in "abcde"]
+    for r in todo:
+        r.host.asset.platform = "debian"
+        r.host.choice = baselines.for_asset(r.host.asset, client_default="debian-security", today=NOW.date())
+    return todo
+
+
+def test_a_failed_canary_stops_the_rollout_below_the_failure_share():
+    from mspctl.patch.service import rollout_gates, run_batches
+    from mspctl.settings import PatchSettings, Settings
+
+    settings = Settings(patch=PatchSettings(canary=1, max_fail_percent=25))  # 1 of 5 = 20 %: under the share
+    runner = _FailingRunner()
+    results, stopped = run_batches(settings, runner, plan_batches(_four_hosts(), 1, 0),  # type: ignore[arg-type]
+                                   rollout_gates(settings, 5))
+    assert runner.batches == [["a"]]
+    assert stopped == "the canary batch failed on a"
+    assert {r.host.name: r.status for r in results} == {"a": "failed", "b": "skipped", "c": "skipped",
+                                                        "d": "skipped", "e": "skipped"}
+
+
+def test_the_canary_gate_can_be_turned_off():
+    from mspctl.patch.service import rollout_gates, run_batches
+    from mspctl.settings import PatchSettings, Settings
+
+    settings = Settings(patch=PatchSettings(canary=1, max_fail_percent=25, canary_must_pass=False))
+    runner = _FailingRunner()
+    results, stopped = run_batches(settings, runner, plan_batches(_four_hosts(), 1, 0),  # type: ignore[arg-type]
+                                   rollout_gates(settings, 5))
+    assert stopped is None and runner.batches == [["a"], ["b", "c", "d", "e"]]
+    assert [r.status for r in results] == ["failed", "patched", "patched", "patched", "patched"]

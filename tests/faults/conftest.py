@@ -1,0 +1,108 @@
+"""Fault fixtures: mspctl as a real process (to kill it or signal it, under a pseudo-terminal
+when a person's Ctrl-C is the point), and the run journal read behind its back."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, LabNetBox, LabNetwork, lab_env
+
+MSPCTL = [sys.executable, "-c", "from mspctl.cli.app import run; run()"]
+
+
+@dataclass
+class Proc:
+    """A running mspctl process, its records file, and ways to wait for what it has journaled."""
+
+    popen: subprocess.Popen[str]
+    records: Path
+
+    def events(self) -> list[tuple[str, str, str]]:
+        """(run id, target, event) of every journal entry so far, in order."""
+        if not self.records.exists():
+            return []
+        try:
+            with sqlite3.connect(f"file:{self.records}?mode=ro", uri=True, timeout=5) as db:
+                return list(db.execute("SELECT run_id, target, event FROM journal ORDER BY run_id, seq"))
+        except sqlite3.OperationalError:  # the schema is not there yet
+            return []
+
+    def wait_for(self, target: str, event: str, deadline: float = 90.0) -> str:
+        """Block until `target` journals `event`; returns the run id."""
+        end = time.monotonic() + deadline
+        while time.monotonic() < end:
+            for run_id, t, e in self.events():
+                if t == target and e == event:
+                    return run_id
+            if self.popen.poll() is not None:
+                out, err = self.popen.communicate()
+                raise AssertionError(f"mspctl ended ({self.popen.returncode}) before {target} journaled {event}:"
+                                     f"\n{out}\n{err}")
+            time.sleep(0.02)
+        raise AssertionError(f"{target} never journaled {event}: {self.events()}")
+
+    def kill(self) -> None:
+        self.popen.send_signal(signal.SIGKILL)
+        self.popen.wait(timeout=30)
+
+    def finish(self, timeout: float = 180) -> tuple[int, str, str]:
+        out, err = self.popen.communicate(timeout=timeout)
+        return self.popen.returncode, out, err
+
+
+Start = Callable[..., Proc]
+
+
+@pytest.fixture
+def fault_env(lab_netbox: LabNetBox, lab_network: LabNetwork, tmp_path: Path) -> dict[str, str]:
+    """The environment of a real mspctl process against the lab (no TTY)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MSPCTL_", "NETBOX_"))}
+    return {**env, **lab_env(lab_netbox, tmp_path), "MSPCTL_CREDENTIALS_FILE": lab_network.credentials_file,
+            "MSPCTL_DEVICE_PORT": lab_network.device_port, "PYTHONPATH": str(REPO)}
+
+
+@pytest.fixture
+def records_path(tmp_path: Path) -> Path:
+    return tmp_path / "xdg-cache" / "mspctl" / "records.sqlite"
+
+
+@pytest.fixture
+def start(fault_env: dict[str, str], records_path: Path) -> Iterator[Start]:
+    """Start `mspctl ARGS` as its own process; it is killed at the end of the test if still running."""
+    procs: list[Proc] = []
+
+    def launch(*args: str, env: dict[str, str] | None = None) -> Proc:
+        popen = subprocess.Popen([*MSPCTL, *args], cwd=REPO, env={**fault_env, **(env or {})}, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        procs.append(Proc(popen, records_path))
+        return procs[-1]
+
+    yield launch
+    for p in procs:
+        if p.popen.poll() is None:
+            p.popen.kill()
+            p.popen.wait(timeout=30)
+
+
+def wait_until(check: Callable[[], bool], what: str, deadline: float = 60.0) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def run_json(output: str) -> dict:
+    return json.loads(output)

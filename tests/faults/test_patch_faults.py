@@ -1,0 +1,162 @@
+"""Patch windows under faults, against the lab's Debian hosts: a failed canary, NetBox gone at
+write-back, and Ctrl-C in a terminal. Each run ends with a record that says what happened."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import sqlite3
+import subprocess
+import threading
+import time
+
+import pexpect
+import requests
+
+from mspctl.errors import ExitCode
+from tests.faults.conftest import MSPCTL
+from tests.lab.demo_facts import ACME_SERVERS
+
+INSIDE = "2026-11-28T22:30:00+01:00"  # inside acme's window (see tests/lab/test_patch_lab.py)
+LOCK_PID = "/tmp/mspctl-fault-lock.pid"
+
+
+def _hosts(output: str) -> dict[str, dict]:
+    return {h["host"]: h for h in json.loads(output)["hosts"]}
+
+
+@contextlib.contextmanager
+def _dpkg_lock_held(lab_servers, host: str):
+    """Hold dpkg's own (fcntl) lock on `host`, as a running apt would."""
+    holder = ("import fcntl, os, time; f = open('/var/lib/dpkg/lock', 'w'); fcntl.lockf(f, fcntl.LOCK_EX); "
+              f"open('{LOCK_PID}', 'w').write(str(os.getpid())); time.sleep(600)")
+    lab_servers.ssh(host, f"sudo rm -f {LOCK_PID}; sudo setsid -f python3 -c \"{holder}\" </dev/null >/dev/null 2>&1; "
+                          f"for i in $(seq 100); do [ -s {LOCK_PID} ] && exit 0; sleep 0.1; done; exit 1")
+    try:
+        yield
+    finally:
+        lab_servers.run("ssh", host, f"sudo kill $(cat {LOCK_PID}) && sudo rm -f {LOCK_PID}")
+
+
+def test_a_failed_canary_stops_the_window(patch, lab_servers) -> None:
+    lab_servers.reset()
+    plan = _hosts(patch("patch", "apply", "-c", "acme", "-o", "json").stdout)
+    [canary] = [h for h, r in plan.items() if r["batch"] == 1]
+    with _dpkg_lock_held(lab_servers, ACME_SERVERS[canary]):
+        res = patch("patch", "window", "-c", "acme", "--yes", "-o", "json", env={"MSPCTL_NOW": INSIDE})
+    assert res.exit_code == ExitCode.PARTIAL, res.output
+    run = json.loads(res.stdout)
+    hosts = _hosts(res.stdout)
+    assert hosts[canary]["status"] == "failed" and hosts[canary]["failed_step"] == "precheck"
+    assert run["stopped"] == f"the canary batch failed on {canary}"
+    waiting = [h for h, r in plan.items() if r["status"] == "planned" and h != canary]
+    assert waiting and all(hosts[h]["status"] == "skipped" for h in waiting)  # 1 of 5 failed: under 25 %, still stopped
+
+
+class _Proxy:
+    """A TCP forwarder to NetBox that the test can take away mid-run."""
+
+    def __init__(self, target: str) -> None:
+        host, port = target.split("//", 1)[1].split(":")
+        self.target = (host, int(port.rstrip("/")))
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        self.open = True
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while self.open:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            if not self.open:
+                client.close()
+                return
+            upstream = socket.create_connection(self.target)
+            self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a: socket.socket, b: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := a.recv(65536):
+                b.sendall(data)
+        with contextlib.suppress(OSError):
+            b.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        """No new connection, and the open ones (HTTP keep-alive) cut."""
+        self.open = False
+        self.server.close()
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+def test_netbox_gone_at_write_back_still_writes_reports_and_record_and_can_be_replayed(
+        patch, lab_servers, lab_netbox, patch_home, tmp_path) -> None:
+    lab_servers.reset()
+    proxy = _Proxy(lab_netbox.url)
+    resume = patch_home / "state" / "mspctl" / "windows" / "acme.json"
+
+    def cut_after_canary() -> None:
+        deadline = time.monotonic() + 300
+        while not resume.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proxy.close()  # NetBox is gone from here on: the write-back at the end fails
+
+    watcher = threading.Thread(target=cut_after_canary, daemon=True)
+    watcher.start()
+    out, junit = tmp_path / "w.json", tmp_path / "w.xml"
+    try:
+        res = patch("patch", "window", "-c", "acme", "--yes", "--json", str(out), "--junit", str(junit),
+                    env={"MSPCTL_NOW": INSIDE, "NETBOX_API": proxy.url})
+    finally:
+        proxy.close()
+        watcher.join(timeout=5)
+    assert res.exit_code == ExitCode.UNREACHABLE, res.output
+    assert "MSP-NB-503" in res.stderr and "patch writeback --run" in res.stderr
+    run = json.loads(out.read_text())  # the reports are there, and they are this run's
+    assert "<testsuite" in junit.read_text()
+    shown = json.loads(patch("runs", "show", run["run_id"], "-o", "json").stdout)
+    assert shown["params"]["writeback"].startswith("failed: MSP-NB-503")
+    replay = patch("patch", "writeback", "--run", run["run_id"])
+    assert replay.exit_code == 0, replay.output
+    entries = requests.get(f"{lab_netbox.url}/api/extras/journal-entries/", params={"q": run["run_id"], "limit": 50},
+                           headers={"Authorization": f"Token {lab_netbox.token}"}, timeout=30).json()
+    assert entries["count"] == len(run["hosts"])
+
+
+def test_ctrl_c_in_a_terminal_ends_the_window_interrupted_with_exit_130(
+        lab_servers, records_path, fault_env) -> None:
+    lab_servers.reset()
+    env = {**fault_env, "MSPCTL_SSH_CONFIG": lab_servers.ssh_config, "MSPCTL_NOW": INSIDE}
+    child = pexpect.spawn(MSPCTL[0], [*MSPCTL[1:], "patch", "window", "-c", "acme", "--yes"], env=env,
+                          encoding="utf-8", timeout=600, dimensions=(40, 160))
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:  # wait until the scan's playbook runs
+            if subprocess.run(["pgrep", "-f", "patch_scan.yml"], capture_output=True).returncode == 0:
+                break
+            with contextlib.suppress(pexpect.TIMEOUT):
+                child.read_nonblocking(65536, timeout=0.1)
+        child.sendcontrol("c")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == ExitCode.INTERRUPTED, child.before
+    assert "SIGINT: stopping" in child.before
+    with sqlite3.connect(records_path) as db:
+        run_id, params = db.execute("SELECT id, params FROM runs WHERE kind='patch-window' ORDER BY started_at DESC"
+                                    ).fetchone()
+    params = json.loads(params)
+    assert params["interrupted"] == "SIGINT"
+    assert params["stopped"] == "interrupted by SIGINT"
+    with sqlite3.connect(records_path) as db:
+        statuses = {s for (s,) in db.execute("SELECT status FROM results WHERE run_id=?", (run_id,))}
+    assert "patched" not in statuses  # stopped before the first batch: nothing was installed
