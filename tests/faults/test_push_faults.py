@@ -3,7 +3,6 @@ push and a rollback, and brownfield configs. Each run ends in a state its record
 
 from __future__ import annotations
 
-import contextlib
 import json
 import signal
 import time
