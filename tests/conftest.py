@@ -171,3 +171,18 @@ def patch(mspctl: Invoke, lab_servers: LabServers, patch_home: Path) -> Iterator
                                   "XDG_STATE_HOME": str(patch_home / "state"), **(env or {})})
 
     yield invoke
+
+
+def kill_once_written(cmd: list[str], env: dict[str, str], path: Path, deadline: float = 300) -> None:
+    """Start `cmd`, SIGKILL its process group as soon as it has written `path` (or has ended)."""
+    import signal
+    import time
+
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    end = time.monotonic() + deadline
+    while not path.exists() and proc.poll() is None and time.monotonic() < end:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert path.exists(), proc.stderr.read().decode() if proc.stderr else ""

@@ -140,6 +140,8 @@ class CliSession:
             if re.search(pattern, stripped):
                 column = len(line) - len(line.lstrip())
                 return Reply(f"{error}\n" if error else self.platform.invalid_input(self.prompt, column))
+        if self.mode is Mode.CONFIG and self.device.knobs.ignore and re.search(self.device.knobs.ignore, stripped):
+            return Reply()
         try:
             if self.mode is Mode.CONFIG:
                 return self._config(line)

@@ -41,6 +41,8 @@ class Knobs:
                      without an answer (a crash or a management-plane change mid-command).
     reject:          regex -> error text; a matching command is refused, the state unchanged.
                      An empty or null text prints the platform's usual invalid-input error.
+    ignore:          regex; a matching configuration line is answered as if accepted, but the
+                     device does not keep it (a setting the platform silently drops).
     minute_seconds:  the length in real seconds of one timer minute (IOS revert timer, EOS commit
                      timer), so tests need not wait real minutes.
     """
@@ -50,6 +52,7 @@ class Knobs:
     drop_after: int | None = None
     drop_on: str | None = None
     reject: Mapping[str, str | None] = field(default_factory=dict)
+    ignore: str | None = None
     minute_seconds: float = 60.0
 
     def updated(self, changes: Mapping[str, Any], where: str = "knobs") -> Knobs:
@@ -78,7 +81,9 @@ class Knobs:
             raise SpecError(f"{where}: reject must map a regex to an error text (or null)")
         if self.drop_on is not None and not isinstance(self.drop_on, str):
             raise SpecError(f"{where}: drop_on must be a regex")
-        for pattern in [*self.reject, *([self.drop_on] if self.drop_on else [])]:
+        if self.ignore is not None and not isinstance(self.ignore, str):
+            raise SpecError(f"{where}: ignore must be a regex")
+        for pattern in [*self.reject, *(p for p in (self.drop_on, self.ignore) if p)]:
             try:
                 re.compile(str(pattern))
             except re.error as err:

@@ -274,7 +274,11 @@ class AnsibleRunner:
                     private_data_dir=str(private), project_dir=str(path.parent), playbook=str(path),
                     inventory=str(inv_file), limit=",".join(hosts), forks=self.forks,
                     envvars=self._environment(private), quiet=True, timeout=self.timeout,
-                    event_handler=lambda e: _on_runner_event(e, run, on_event))
+                    event_handler=lambda e: _on_runner_event(e, run, on_event),
+                    # Without a callback ansible-runner takes SIGINT/SIGTERM itself and cancels
+                    # the playbook mid-host. mspctl's own handler (mspctl.interrupts) lets the
+                    # batch in flight finish and starts no other.
+                    cancel_callback=lambda: False)
             except Exception as exc:  # ansible_runner raises plain exceptions for a broken setup
                 raise AnsibleError(redact(f"ansible-runner could not start {playbook}: {exc}"),
                                    hint="check that ansible-core is installed next to mspctl") from exc

@@ -5,8 +5,11 @@
   starts after its cutoff.
 - A lock file per client: a second window for the same client is refused while one runs.
 - Resumable: after each batch, the finished hosts are saved beside the lock. A killed run
-  leaves that file; the next run for the client takes over its run id and those hosts'
-  results, and works only on the rest. A finished run removes it.
+  leaves that file; the next run for the client in the same window opening takes over its run
+  id, re-reads every host's packages, keeps the saved result of a host only while the host
+  still has what that result says (a host restored from a snapshot is patched again), and
+  works on the rest. Resume state of another opening is sealed as an unfinished run record and
+  not resumed. A finished run removes it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import fcntl
 import json
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -37,7 +40,7 @@ from mspctl.patch.service import (
     run_batches,
     scan_hosts,
 )
-from mspctl.records import new_run_id
+from mspctl.records import RecordStore, new_run_id
 from mspctl.settings import Settings
 from mspctl.windows import WindowState, current_time, parse_window_text, window_state
 
@@ -55,6 +58,7 @@ class SavedWindow:
     run_id: str
     started_at: datetime
     hosts: dict[str, dict[str, Any]] = field(default_factory=dict)  # host -> HostResult.to_dict()
+    opening: str | None = None  # the window occurrence (its start, UTC) the run belongs to
 
 
 class WindowLock:
@@ -93,7 +97,8 @@ class WindowLock:
     def saved(self) -> SavedWindow | None:
         try:
             data = json.loads(self.resume_path.read_text())
-            return SavedWindow(data["run_id"], datetime.fromisoformat(data["started_at"]), data["hosts"])
+            return SavedWindow(data["run_id"], datetime.fromisoformat(data["started_at"]), data["hosts"],
+                               data.get("opening"))
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError) as exc:
@@ -102,10 +107,25 @@ class WindowLock:
 
     def save(self, saved: SavedWindow) -> None:
         write_atomic(self.resume_path, json.dumps({"run_id": saved.run_id, "started_at": saved.started_at.isoformat(),
-                                                   "hosts": saved.hosts}, default=str))
+                                                   "hosts": saved.hosts, "opening": saved.opening}, default=str))
 
     def finish(self) -> None:
         self.resume_path.unlink(missing_ok=True)
+
+
+def _seal_expired(settings: Settings, tenant: str, saved: SavedWindow, opening: str | None) -> None:
+    """Record the run a killed window of another opening left: what its hosts' saved results
+    say, marked unfinished. Its id is never reused."""
+    from mspctl.records import RunRecord
+
+    results = {name: (str(data.get("status") or "unfinished"), data) for name, data in saved.hosts.items()}
+    summary: dict[str, int] = {}
+    for status, _ in results.values():
+        summary[status] = summary.get(status, 0) + 1
+    RecordStore(settings.config.records).save(RunRecord(
+        saved.run_id, "patch-window", saved.started_at, datetime.now(UTC),
+        {"client": tenant, "applied": True, "unfinished": True,
+         "expired": f"its window opening {saved.opening} is over (now {opening})"}, summary, results))
 
 
 @contextlib.contextmanager
@@ -157,18 +177,33 @@ def run_window(settings: Settings, inventory: InventoryService, client: str, *, 
     tenant, window, where = client_window(inventory, client, mode)
     state = check_window(tenant, window, where, now, force)
     with locked(settings.patch.state, tenant) as lock, contextlib.ExitStack() as stack:
+        opening = state.starts_at.isoformat() if state.starts_at else None
         saved = lock.saved()
+        if saved is not None and saved.opening != opening:
+            _seal_expired(settings, tenant, saved, opening)  # another opening's run: recorded, not resumed
+            lock.finish()
+            saved = None
         run_id = saved.run_id if saved else new_run_id("patch-window", now)
         started = saved.started_at if saved else datetime.now(UTC)
-        saved = saved or SavedWindow(run_id, started)
+        saved = saved or SavedWindow(run_id, started, opening=opening)
         hosts = patch_hosts(settings, inventory, AssetFilter(clients=(tenant,)), mode)
-        kept = [HostResult.restore(h, saved.hosts[h.name]) for h in hosts
-                if saved.hosts.get(h.name, {}).get("status") in KEEP_ON_RESUME]
-        kept_names = {r.host.name for r in kept}
-        todo = [h for h in hosts if h.name not in kept_names]
         p = settings.patch
         own = stack.enter_context(runner_for(settings, runner))
-        found = scan_hosts(settings, todo, own, on_event) if todo else []
+        # Every host is read again, kept ones included: a saved result is trusted only while the
+        # host still has what it says (a VM rolled back to a snapshot has not).
+        scanned = scan_hosts(settings, hosts, own, on_event) if hosts else []
+        kept: list[HostResult] = []
+        found: list[HostResult] = []
+        rejected: list[str] = []
+        for r in scanned:
+            data = saved.hosts.get(r.host.name)
+            if data is not None and data.get("status") in KEEP_ON_RESUME:
+                if r.compliance.state == "COMPLIANT":
+                    kept.append(replace(HostResult.restore(r.host, data), compliance=r.compliance, scan=r.scan))
+                    continue
+                rejected.append(r.host.name)
+            found.append(r)
+        kept_names = {r.host.name for r in kept}
         plan = plan_batches(found, p.canary, p.batch_size)
         gates = rollout_gates(settings, len(hosts), stop)
         if state.open and state.cutoff_at is not None:
@@ -187,7 +222,8 @@ def run_window(settings: Settings, inventory: InventoryService, client: str, *, 
         run = PatchRun(run_id, "patch-window", started, datetime.now(UTC), ordered(kept + plan.done + patched),
                        applied=True, stopped=stopped,
                        params={"client": tenant, "window": where, "window_state": state.reason, "forced": force,
-                               "resumed_hosts": sorted(kept_names), "canary": p.canary,
+                               "resumed_hosts": sorted(kept_names), "resume_rejected": sorted(rejected),
+                               "canary": p.canary,
                                "batch_size": p.batch_size, "max_fail_percent": p.max_fail_percent},
                        interrupted=getattr(stop, "reason", "") if stop is not None and stop() else "")
         # Recorded whatever the write-back does, before the resume state goes: an interrupted

@@ -160,3 +160,57 @@ def test_ctrl_c_in_a_terminal_ends_the_window_interrupted_with_exit_130(
     with sqlite3.connect(records_path) as db:
         statuses = {s for (s,) in db.execute("SELECT status FROM results WHERE run_id=?", (run_id,))}
     assert "patched" not in statuses  # stopped before the first batch: nothing was installed
+
+
+def _window_env(lab_servers, lab_netbox, tmp_path) -> dict[str, str]:
+    import os
+
+    return {**{k: v for k, v in os.environ.items() if not k.startswith(("MSPCTL_", "NETBOX_"))},
+            "NETBOX_API": lab_netbox.url, "NETBOX_TOKEN": lab_netbox.token, "MSPCTL_NOW": INSIDE,
+            "MSPCTL_SSH_CONFIG": lab_servers.ssh_config, "XDG_STATE_HOME": str(tmp_path / "state"),
+            "XDG_CACHE_HOME": str(tmp_path / "cache"), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+
+
+WINDOW = [*MSPCTL, "patch", "window", "-c", "acme", "--yes", "--no-writeback", "-o", "json"]
+
+
+def test_a_resumed_window_re_reads_kept_hosts_and_patches_a_restored_one_again(lab_servers, lab_netbox,
+                                                                                 tmp_path) -> None:
+    from tests.conftest import REPO, kill_once_written
+
+    lab_servers.reset()
+    env = _window_env(lab_servers, lab_netbox, tmp_path)
+    resume = tmp_path / "state" / "mspctl" / "windows" / "acme.json"
+    kill_once_written(WINDOW, env, resume)
+    saved = json.loads(resume.read_text())
+    [canary] = list(saved["hosts"])
+    assert saved["hosts"][canary]["status"] == "patched"
+    assert lab_servers.run("reset", ACME_SERVERS[canary]).returncode == 0  # as a VM snapshot rollback would
+    done = subprocess.run(WINDOW, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    run = json.loads(done.stdout)
+    assert run["run_id"] == saved["run_id"]
+    assert run["params"]["resume_rejected"] == [canary] and run["params"]["resumed_hosts"] == []
+    hosts = _hosts(done.stdout)
+    assert hosts[canary]["status"] == "patched" and hosts[canary]["installed"]  # patched again, for real
+    assert {h["state"] for h in hosts.values()} == {"COMPLIANT"}
+
+
+def test_resume_state_of_another_window_opening_is_recorded_unfinished_not_resumed(lab_servers, lab_netbox,
+                                                                                    tmp_path) -> None:
+    from tests.conftest import REPO
+
+    env = _window_env(lab_servers, lab_netbox, tmp_path)
+    resume = tmp_path / "state" / "mspctl" / "windows" / "acme.json"
+    resume.parent.mkdir(parents=True)
+    old = "patch-window-20261121T213000Z-0abc"
+    resume.write_text(json.dumps({"run_id": old, "started_at": "2026-11-21T21:30:00+00:00",
+                                  "opening": "2026-11-21T21:00:00+00:00",
+                                  "hosts": {"acme-app01": {"host": "acme-app01", "status": "compliant"}}}))
+    done = subprocess.run(WINDOW, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["run_id"] != old
+    shown = subprocess.run([*MSPCTL, "runs", "show", old, "-o", "json"], cwd=REPO, env=env, capture_output=True,
+                           text=True, timeout=120)
+    record = json.loads(shown.stdout)
+    assert record["params"]["unfinished"] is True and "is over" in record["params"]["expired"]

@@ -329,3 +329,58 @@ def test_a_device_that_is_not_the_one_netbox_names_is_never_changed(net, ctl, la
     assert dev["status"] == "refused" and dev["error_code"] == "MSP-PUSH-421"
     assert "is not acme-edge-rtr1" in dev["error"]
     assert ctl.config(device) == before
+
+
+def test_a_failed_post_check_restores_the_device(net, ctl) -> None:
+    before = ctl.config(IOS)
+    ctl.set_knobs(IOS, ignore="^ntp server 198")  # taken without error, but not kept
+    res = net(*PUSH)
+    assert res.exit_code == ExitCode.PARTIAL
+    dev = _device(json.loads(res.stdout), IOS)
+    assert dev["status"] == "rolled_back" and dev["error_code"] == "MSP-PUSH-409"
+    assert "post-change check failed: ntp still drifted" in dev["error"]
+    assert _lines(ctl.config(IOS)) == _lines(before)
+
+
+def test_a_device_lost_for_its_rollback_too_reverts_by_itself(net, ctl) -> None:
+    before = ctl.config(IOS)
+    ctl.set_knobs(IOS, minute_seconds=1, drop_on="^ntp server 198|^configure revert|^configure replace")
+    res = net(*PUSH, env={"MSPCTL_PUSH_REVERT_MINUTES": "3"})
+    dev = _device(json.loads(res.stdout), IOS)
+    assert dev["status"] == "rollback_failed", dev
+    assert "reverts by itself within 3 min (revert-timer)" in dev["error"]
+    ctl.set_knobs(IOS, drop_on=None)
+    wait_until(lambda: _lines(ctl.config(IOS)) == _lines(before), "the device's own revert", 60)
+
+
+def test_rollback_of_a_record_from_before_snapshots_restores_all_but_the_scrubbed_lines(net, ctl, lab_netbox,
+                                                                                       records_path) -> None:
+    """A push recorded by an earlier mspctl (no snapshot, a scrubbed pre-change config): the
+    feature is restored line by line; the one scrubbed line is left to the operator."""
+    from datetime import UTC, datetime
+
+    import requests
+
+    from mspctl.records import RecordStore, RunRecord
+
+    device = "acme-edge-rtr1"
+    found = requests.get(f"{lab_netbox.url}/api/dcim/devices/", params={"name": device}, timeout=30,
+                         headers={"Authorization": f"Token {lab_netbox.token}"}).json()["results"][0]
+    now = datetime.now(UTC)
+    pre = "line vty 0 4\n exec-timeout 5 0\n password 7 <removed>\n login local\n transport input ssh\n"
+    RecordStore(records_path).save(RunRecord("push-20261101T000000Z-old1", "push", now, now, {"applied": True},
+                                             {"applied": 1}, {device: ("applied", {
+                                                 "asset": {"kind": "device", "id": found["id"], "name": device,
+                                                           "client": "acme", "platform": "cisco_ios"},
+                                                 "features": ["vty"], "pre_config": pre}),
+                                                 "ghost-sw9": ("applied", {  # gone from NetBox since
+                                                     "asset": {"kind": "device", "id": 999999, "name": "ghost-sw9",
+                                                               "client": "acme"}, "features": ["ntp"]})}))
+    res = net("config", "rollback", "--run", "push-20261101T000000Z-old1", "--apply", "--yes", "-o", "json")
+    dev = _device(json.loads(res.stdout), device)
+    assert res.exit_code == ExitCode.PARTIAL, res.output
+    assert dev["status"] == "partial" and dev["error_code"] == "MSP-PUSH-451"
+    assert "must be restored by hand: password 7 <removed>" in dev["error"]
+    assert " exec-timeout 5 0" in ctl.config(device)  # the rest was restored
+    ghost = _device(json.loads(res.stdout), "ghost-sw9")
+    assert ghost["status"] == "failed" and ghost["error_code"] == "MSP-DEV-404"

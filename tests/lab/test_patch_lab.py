@@ -19,7 +19,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import REPO
+from tests.conftest import REPO, kill_once_written
 from tests.lab.demo_facts import ACME_SERVERS
 
 # Saturday 22:30 in Berlin: inside acme's window (sat 22:00 for 4h, cutoff 30m).
@@ -222,14 +221,7 @@ def test_killed_window_resumes_instead_of_restarting(lab_servers, lab_netbox, pa
     cmd = [str(Path(sys.executable).parent / "mspctl"), "patch", "window", "-c", "acme", "--yes", "--no-writeback",
            "-o", "json"]
     resume = state / "mspctl" / "windows" / "acme.json"
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    deadline = time.monotonic() + 300
-    while not resume.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert resume.exists(), proc.stderr.read().decode() if proc.stderr else ""
+    kill_once_written(cmd, env, resume)
     saved = json.loads(resume.read_text())
     assert list(saved["hosts"]) == ["acme-backup01"]  # the canary batch
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)

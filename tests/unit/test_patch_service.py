@@ -140,19 +140,25 @@ class _FakeRunner:
                                installed=tuple(host_vars[h]["mspctl_install"])) for h in hosts}
 
 
-def test_run_batches_stops_at_a_gate_and_skips_the_rest():
+def _hosts_needing(names: str) -> list[HostResult]:
+    """Non-compliant Debian hosts under the repository's debian-security baseline, one per letter."""
     from pathlib import Path
 
     from mspctl.patch.baseline import load_baselines
-    from mspctl.patch.service import run_batches
-    from mspctl.settings import Settings
 
     baselines = load_baselines(Path(__file__).resolve().parents[2] / "baselines")
-    todo = [_result(n, "NON_COMPLIANT", ("x=2",)) for n in "abcd"]
+    todo = [_result(n, "NON_COMPLIANT", ("x=2",)) for n in names]
     for r in todo:
         r.host.asset.platform = "debian"
         r.host.choice = baselines.for_asset(r.host.asset, client_default="debian-security", today=NOW.date())
-    plan = plan_batches(todo, canary=1, batch_size=2)
+    return todo
+
+
+def test_run_batches_stops_at_a_gate_and_skips_the_rest():
+    from mspctl.patch.service import run_batches
+    from mspctl.settings import Settings
+
+    plan = plan_batches(_hosts_needing("abcd"), canary=1, batch_size=2)
     runner = _FakeRunner()
     calls: list[int] = []
 
@@ -191,26 +197,13 @@ class _FailingRunner(_FakeRunner):
                 for h, o in out.items()}
 
 
-def _four_hosts():
-    from pathlib import Path
-
-    from mspctl.patch.baseline import load_baselines
-
-    baselines = load_baselines(Path(__file__).resolve().parents[2] / "baselines")
-    todo = [_result(n, "NON_COMPLIANT", ("x=2",)) for n in "abcde"]
-    for r in todo:
-        r.host.asset.platform = "debian"
-        r.host.choice = baselines.for_asset(r.host.asset, client_default="debian-security", today=NOW.date())
-    return todo
-
-
 def test_a_failed_canary_stops_the_rollout_below_the_failure_share():
     from mspctl.patch.service import rollout_gates, run_batches
     from mspctl.settings import PatchSettings, Settings
 
     settings = Settings(patch=PatchSettings(canary=1, max_fail_percent=25))  # 1 of 5 = 20 %: under the share
     runner = _FailingRunner()
-    results, stopped = run_batches(settings, runner, plan_batches(_four_hosts(), 1, 0),  # type: ignore[arg-type]
+    results, stopped = run_batches(settings, runner, plan_batches(_hosts_needing("abcde"), 1, 0),  # type: ignore[arg-type]
                                    rollout_gates(settings, 5))
     assert runner.batches == [["a"]]
     assert stopped == "the canary batch failed on a"
@@ -224,7 +217,7 @@ def test_the_canary_gate_can_be_turned_off():
 
     settings = Settings(patch=PatchSettings(canary=1, max_fail_percent=25, canary_must_pass=False))
     runner = _FailingRunner()
-    results, stopped = run_batches(settings, runner, plan_batches(_four_hosts(), 1, 0),  # type: ignore[arg-type]
+    results, stopped = run_batches(settings, runner, plan_batches(_hosts_needing("abcde"), 1, 0),  # type: ignore[arg-type]
                                    rollout_gates(settings, 5))
     assert stopped is None and runner.batches == [["a"], ["b", "c", "d", "e"]]
     assert [r.status for r in results] == ["failed", "patched", "patched", "patched", "patched"]
