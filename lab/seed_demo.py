@@ -116,6 +116,8 @@ def ensure_custom_fields() -> None:
         # written back by `mspctl patch apply|window`
         ("last_patched", "Last patched", "datetime", [device_ot, vm_ot]),
         ("patch_compliance", "Patch compliance", "text", [device_ot, vm_ot]),
+        # pinned by `mspctl patch apply|window` at first contact, checked on every run
+        ("machine_id", "Machine ID", "text", [device_ot, vm_ot]),
     ]
     for name, label, kind, types in specs:
         cf, _ = CustomField.objects.get_or_create(

@@ -119,7 +119,8 @@ class HostRuntime:
         m, h = self.merged, self.host
         (m / "etc/hostname").write_text(f"{h.name}\n")
         (m / "etc/hosts").write_text(f"127.0.0.1\tlocalhost\n{h.address}\t{h.name}\n{files.gateway}\tmspctl-repo\n")
-        (m / "etc/machine-id").write_text(f"{uuid.uuid4().hex}\n")
+        # Stable per host name, like a VM's: a reset (a snapshot rollback) keeps the machine's identity.
+        (m / "etc/machine-id").write_text(f"{uuid.uuid5(uuid.NAMESPACE_URL, f'mspctl-lab:{h.name}').hex}\n")
         key = m / "etc/ssh/ssh_host_ed25519_key"
         for path in (key, key.with_suffix(".pub")):
             path.unlink(missing_ok=True)

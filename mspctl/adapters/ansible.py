@@ -439,7 +439,7 @@ def _to_scan(name: str, facts_res: Mapping[str, Any] | None, updates_res: Mappin
         installed=_packages(packages_res), updates=updates,
         reboot_required=bool(upd.get("reboot_required")),
         reboot_packages=tuple(str(p) for p in upd.get("reboot_packages") or ()),
-        boot_id=str(upd.get("boot_id") or ""))
+        boot_id=str(upd.get("boot_id") or ""), machine_id=str(upd.get("machine_id") or ""))
 
 
 def _groups(node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -57,6 +58,14 @@ def _slug(obj: Any, key: str = "slug") -> str | None:
     return None
 
 
+_UTC_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?\+00:00$")
+
+
+def _utc_z(value: Any) -> Any:
+    """A datetime custom field as REST spells it (``...Z``); GraphQL says ``...+00:00``."""
+    return value[:-6] + "Z" if isinstance(value, str) and _UTC_TIME.match(value) else value
+
+
 def asset_from_record(kind: AssetKind, rec: dict[str, Any]) -> Asset:
     """Translate a NetBox REST record (full or ``fields=``-trimmed) or GraphQL record into an Asset."""
     ip = rec.get("primary_ip4") or rec.get("primary_ip6")
@@ -77,7 +86,7 @@ def asset_from_record(kind: AssetKind, rec: dict[str, Any]) -> Asset:
         manufacturer=_slug(dtype.get("manufacturer")) if isinstance(dtype, dict) else None,
         cluster=_slug(rec.get("cluster"), "name"),
         tags=tuple(sorted(t["slug"] for t in rec.get("tags") or [])),
-        custom_fields={k: v for k, v in (rec.get("custom_fields") or {}).items() if v is not None},
+        custom_fields={k: _utc_z(v) for k, v in (rec.get("custom_fields") or {}).items() if v is not None},
         config_context=rec.get("config_context"),
         # REST says ...Z, GraphQL ...+00:00: one spelling, so records compare equal across paths.
         last_updated=str(rec["last_updated"]).replace("+00:00", "Z") if rec.get("last_updated") else None,
@@ -346,6 +355,7 @@ class NetBoxSource:
         journal = [{"assigned_object_type": _OBJECT_TYPES[n.kind], "assigned_object_id": n.id,
                     "kind": n.level, "comments": redact(n.comments)} for n in notes]
         self._request("POST", "extras/journal-entries", payload=journal)
+        pin = any(n.machine_id for n in notes) and self._has_custom_field("machine_id")
         for kind in ("device", "vm"):
             rows = []
             for n in notes:
@@ -354,9 +364,15 @@ class NetBoxSource:
                 fields: dict[str, Any] = {"patch_compliance": n.compliance}
                 if n.patched_at is not None:
                     fields["last_patched"] = n.patched_at.astimezone(UTC).isoformat(timespec="seconds")
+                if pin and n.machine_id:
+                    fields["machine_id"] = n.machine_id
                 rows.append({"id": n.id, "custom_fields": fields})
             if rows:
                 self._request("PATCH", ENDPOINTS[kind], payload=rows)
+
+    def _has_custom_field(self, name: str) -> bool:
+        data, _ = self._get("extras/custom-fields", {"name": name, "limit": 1})
+        return bool(data.get("results"))
 
     def asset_ids(self) -> set[tuple[str, int]]:
         ids: set[tuple[str, int]] = set()

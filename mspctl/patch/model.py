@@ -66,6 +66,7 @@ class HostScan:
     reboot_required: bool = False       # ``/var/run/reboot-required`` exists (apt) / needs-restarting (dnf)
     reboot_packages: tuple[str, ...] = ()  # packages that asked for the reboot
     boot_id: str = ""
+    machine_id: str = ""                # /etc/machine-id: which machine answered at the host's address
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -148,3 +149,4 @@ class PatchNote:
     level: Literal["info", "success", "warning", "danger"]
     comments: str                   # Markdown for the journal entry
     patched_at: datetime | None     # set when the run changed the host: NetBox's ``last_patched``
+    machine_id: str | None = None   # pin this machine id on the NetBox object (first contact)

@@ -210,8 +210,27 @@ def evaluate_scans(hosts: Sequence[PatchHost], scans: dict[str, HostScan], now: 
                    stale_after: timedelta) -> list[HostResult]:
     from mspctl.patch.compliance import evaluate
 
-    return [HostResult(h, evaluate(scans[h.name], h.choice, now=now, stale_after=stale_after), scan=scans[h.name])
-            for h in hosts]
+    out = []
+    for h in hosts:
+        s = scans[h.name]
+        wrong = wrong_machine(h, s)
+        if wrong:  # another machine's packages are not this host's evidence: not recorded, not patched
+            out.append(HostResult(h, HostCompliance(h.name, "FAILED", h.baseline, reason=wrong)))
+            continue
+        out.append(HostResult(h, evaluate(s, h.choice, now=now, stale_after=stale_after), scan=s))
+    return out
+
+
+def wrong_machine(host: PatchHost, scan: HostScan) -> str | None:
+    """Why the machine that answered at `host`'s address is not the one NetBox pins, or None.
+    NetBox's custom field ``machine_id`` pins it (written at the first patch run that saw it);
+    a host without a pin, or a scan that could not read one, is not checked."""
+    pinned = str(host.asset.custom_fields.get("machine_id") or "").strip()
+    if not pinned or not scan.reachable or not scan.machine_id or scan.machine_id == pinned:
+        return None
+    return (f"MSP-PATCH-409: the machine at {host.asset.primary_ip} is not {host.name}: its machine id "
+            f"{scan.machine_id[:8]}... differs from the {pinned[:8]}... NetBox pins (custom field machine_id); "
+            "nothing was read or changed on it (fix the address in NetBox, or clear the pin after a reinstall)")
 
 
 def scan(settings: Settings, inventory: InventoryService, flt: AssetFilter, mode: Mode = "auto",
@@ -489,8 +508,10 @@ def note_for(run: PatchRun, r: HostResult) -> PatchNote:
         lines.append("Still missing: " + ", ".join(f"`{m}`" for m in missing))
     if r.error:
         lines.append(f"Error{f' ({r.failed_step})' if r.failed_step else ''}: {r.error}")
+    seen = r.scan.machine_id if r.scan is not None else ""
+    pin = seen if seen and not r.host.asset.custom_fields.get("machine_id") else None
     return PatchNote(r.host.asset.kind, r.host.asset.id, r.host.name, r.compliance.state, level,
-                     redact("\n\n".join(lines)), r.patched_at)
+                     redact("\n\n".join(lines)), r.patched_at, pin)
 
 
 def write_back(inventory: InventoryService, run: PatchRun) -> None:

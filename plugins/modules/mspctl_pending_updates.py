@@ -51,6 +51,7 @@ updates:
 reboot_required: {description: the host asks for a reboot, type: bool, returned: always}
 reboot_packages: {description: packages that asked for the reboot (apt only), type: list, returned: always}
 boot_id: {description: the kernel's boot id (changes with every boot), type: str, returned: always}
+machine_id: {description: the host's /etc/machine-id (empty when it has none), type: str, returned: always}
 """
 
 import contextlib
@@ -73,6 +74,7 @@ except ImportError:
 REBOOT_FLAG = "/var/run/reboot-required"
 REBOOT_PKGS = "/var/run/reboot-required.pkgs"
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
+MACHINE_ID = "/etc/machine-id"  # systemd's per-installation id: which machine this is, whatever its address
 APT_LISTS = "/var/lib/apt/lists"
 
 
@@ -254,7 +256,7 @@ def main():
     updates, reboot_required, reboot_pkgs = (_apt_updates if manager == "apt" else _dnf_updates)(module)
     module.exit_json(changed=False, package_manager=manager, cache_updated=refresh, updates=updates,
                      reboot_required=reboot_required, reboot_packages=reboot_pkgs,
-                     boot_id=(_read(BOOT_ID) or "").strip())
+                     boot_id=(_read(BOOT_ID) or "").strip(), machine_id=(_read(MACHINE_ID) or "").strip())
 
 
 def _dnf_refresh(module):

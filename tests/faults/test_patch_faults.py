@@ -214,3 +214,43 @@ def test_resume_state_of_another_window_opening_is_recorded_unfinished_not_resum
                            text=True, timeout=120)
     record = json.loads(shown.stdout)
     assert record["params"]["unfinished"] is True and "is over" in record["params"]["expired"]
+
+
+def test_a_host_whose_machine_is_not_the_pinned_one_is_never_read_or_patched(patch, lab_servers,
+                                                                               lab_netbox) -> None:
+    """The first window pins each server's machine id in NetBox; when acme-db01's address then
+    answers with another machine (here: its pin no longer matches), that host is refused."""
+    headers = {"Authorization": f"Token {lab_netbox.token}", "Accept": "application/json"}
+    endpoints = [f"{lab_netbox.url}/api/virtualization/virtual-machines/", f"{lab_netbox.url}/api/dcim/devices/"]
+
+    def vm(name: str) -> dict:  # a server is a VM or a device in NetBox
+        for url in endpoints:
+            found = requests.get(url, params={"name": name}, headers=headers, timeout=30).json()["results"]
+            if found:
+                return {**found[0], "_url": url}
+        raise AssertionError(f"{name} is not in NetBox")
+
+    lab_servers.reset()
+    first = patch("patch", "window", "-c", "acme", "--yes", "-o", "json", env={"MSPCTL_NOW": INSIDE})
+    assert first.exit_code == 0, first.output
+    for name, host in ACME_SERVERS.items():  # pinned at first contact
+        assert vm(name)["custom_fields"]["machine_id"] == lab_servers.ssh(host, "cat /etc/machine-id").strip()
+    db = vm("acme-db01")
+    real = db["custom_fields"]["machine_id"]
+    requests.patch(f"{db['_url']}{db['id']}/", json={"custom_fields": {"machine_id": "0" * 32}}, headers=headers,
+                   timeout=30).raise_for_status()
+    try:
+        scan = patch("--refresh", "patch", "scan", "-c", "acme", "-o", "json")  # the pin changed in NetBox
+        hosts = _hosts(scan.stdout)
+        assert hosts["acme-db01"]["state"] == "FAILED"
+        assert "MSP-PATCH-409" in hosts["acme-db01"]["compliance"]["reason"]
+        assert hosts["acme-db01"]["scan"] is None  # the other machine's packages are not recorded as db01's
+        assert hosts["acme-web01"]["state"] == "COMPLIANT"
+        window = patch("patch", "window", "-c", "acme", "--yes", "-o", "json", env={"MSPCTL_NOW": INSIDE})
+        assert window.exit_code == ExitCode.PARTIAL
+        db01 = _hosts(window.stdout)["acme-db01"]
+        assert db01["status"] == "failed" and "is not acme-db01" in db01["error"]
+        assert vm("acme-db01")["custom_fields"]["machine_id"] == "0" * 32  # a pin is never overwritten
+    finally:
+        requests.patch(f"{db['_url']}{db['id']}/", json={"custom_fields": {"machine_id": real}}, headers=headers,
+                       timeout=30).raise_for_status()

@@ -195,3 +195,13 @@ def test_push_settings_from_file_and_environment(tmp_path: Path) -> None:
     cfg.write_text("[push]\nrevert_minutes = 500\n")
     with pytest.raises(ConfigError, match=r"mspctl.toml:2: push.revert_minutes = 500 is out of range"):
         load_settings(cfg, env={})
+
+
+def test_datetime_custom_fields_read_the_same_through_graphql_and_rest() -> None:
+    from mspctl.adapters.netbox import asset_from_record
+
+    fields = {"last_patched": "2026-12-01T23:32:17+00:00", "x": "10:00+00:00"}
+    graphql = asset_from_record("vm", {"id": 1, "name": "a", "custom_fields": fields})
+    rest = asset_from_record("vm", {"id": 1, "name": "a", "custom_fields": {**fields,
+                                                                             "last_patched": "2026-12-01T23:32:17Z"}})
+    assert graphql.custom_fields == rest.custom_fields == {"last_patched": "2026-12-01T23:32:17Z", "x": "10:00+00:00"}
