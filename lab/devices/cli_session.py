@@ -8,6 +8,7 @@ the real CLIs (``sh run``, ``conf t``, ``int gi0/1``); errors use each platform'
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -47,6 +48,7 @@ class _Exec:
     action: str  # CliSession method ``_x_<action>``
     user: bool = False  # available at user level (host>)
     args: str = "none"  # "none" | "optional" | "required"
+    platform: str | None = None  # only on this platform (``Platform.name``); None: both
 
 
 _EXEC_COMMANDS = (
@@ -75,9 +77,14 @@ _EXEC_COMMANDS = (
     _Exec(("dir",), "dir", args="optional"),
     _Exec(("more",), "more", args="required"),
     _Exec(("delete",), "delete", args="required"),
-    _Exec(("show", "configuration", "sessions"), "show_sessions"),
+    _Exec(("show", "configuration", "sessions"), "show_sessions", platform="arista_eos"),
 )
 _HHMMSS = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})$")
+_NO_ROLLBACK = "% No Rollback Confirmed Change pending\n"
+_REPLACE_QUESTION = (
+    "This will apply all necessary additions and deletions to replace the current running configuration with "
+    "the contents of the specified configuration file, which is assumed to be a complete configuration, not a "
+    "partial configuration. Enter Y if you are sure you want to proceed. ? [no]: ")
 _FILTERS = ("include", "exclude", "begin", "section")
 
 
@@ -99,6 +106,8 @@ class CliSession:
         self._pending_prompt = ""
         self.hide_input = False  # the pending question is a secret: do not echo
         self._session: str | None = None  # the EOS configuration session being edited
+        self._session_tree: config_tree.Node | None = None  # its private copy of the config
+        self._generation = device.generation  # the running config whose sections _path holds
 
     # -- prompt and entry point ---------------------------------------------------------------
     @property
@@ -130,6 +139,9 @@ class CliSession:
     def handle(self, line: str) -> Reply:
         """Run one input line in the current mode; never raises for bad input."""
         self.device.tick()
+        lost = self._sync()
+        if lost:
+            return Reply(lost)
         pending, self._pending, self.hide_input = self._pending, None, False
         if pending is not None:
             return pending(line)
@@ -165,7 +177,8 @@ class CliSession:
         if not tokens:
             raise self._invalid(base + len(command))
         level_ok = privileged or self.mode is not Mode.USER
-        available = [c for c in _EXEC_COMMANDS if c.user or level_ok]
+        available = [c for c in _EXEC_COMMANDS if (c.user or level_ok)
+                     and c.platform in (None, self.platform.name)]
         cmd, used = self._match(tokens, offsets, available)
         args = tokens[used:]
         if cmd.args == "none" and args:
@@ -257,68 +270,136 @@ class CliSession:
         return Reply(close=True)
 
     def _x_configure(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
-        words = [a.lower() for a in args]
+        """``configure [terminal]``, plus each platform's safe-change forms:
 
-        def kw(i: int, word: str) -> bool:
-            return i < len(words) and bool(words[i]) and word.startswith(words[i])
-
+        IOS: ``configure terminal revert timer [idle] <1-120>``, ``configure confirm``,
+        ``configure revert now | timer [idle] <1-120>``, ``configure replace flash:F [force]``.
+        EOS: ``configure session NAME [commit [timer hh:mm:ss] | abort]``, ``configure replace flash:F``.
+        """
         eos = self.platform.name == "arista_eos"
-        if not words or (len(words) == 1 and kw(0, "terminal")):
+        if not args:
             return self._enter_config()
-        if not eos and kw(0, "terminal") and kw(1, "revert") and kw(2, "timer"):
-            rest = args[4:] if kw(3, "idle") else args[3:]
-            if len(rest) != 1 or not rest[0].isdigit() or not 1 <= int(rest[0]) <= 120:
-                raise self._invalid(offsets[min(len(args) - 1, 3)])
-            return self._revert_timer(int(rest[0]))
-        if not eos and kw(0, "confirm") and len(words) == 1:
+        choices = ("terminal", "replace", "session") if eos else ("terminal", "confirm", "replace", "revert")
+        what = self._keyword(args, offsets, 0, choices)
+        rest, at = args[1:], offsets[1:]
+        if what == "terminal":
+            if not rest:
+                return self._enter_config()
+            if eos:
+                raise self._invalid(at[0])
+            self._keyword(args, offsets, 1, ("revert",))
+            if len(rest) < 2:
+                raise self._incomplete()
+            self._keyword(args, offsets, 2, ("timer",))
+            return self._revert_timer(self._ios_minutes(args[3:], offsets[3:]))
+        if what == "confirm":
+            if rest:
+                raise self._invalid(at[0])
             if self.device.pending is None or self.device.pending.session is not None:
-                return Reply("% No Rollback Confirmed Change pending\n")
-            self.device.pending = None
+                return Reply(_NO_ROLLBACK)
+            self.device.pending = None  # the change stays
             return Reply()
-        if not eos and kw(0, "revert") and len(words) >= 2:
-            if self.device.pending is None or self.device.pending.session is not None:
-                return Reply("% No Rollback Confirmed Change pending\n")
-            if kw(1, "now") and len(words) == 2:
+        if what == "revert":
+            if not rest:
+                raise self._incomplete()
+            how = self._keyword(args, offsets, 1, ("now", "timer"))
+            if how == "now" and len(rest) > 1:
+                raise self._invalid(at[1])
+            minutes = self._ios_minutes(args[2:], offsets[2:]) if how == "timer" else 0
+            pending = self.device.pending
+            if pending is None or pending.session is not None:
+                return Reply(_NO_ROLLBACK)
+            if how == "now":
                 self.device.revert_now()
-                return Reply()
-            if kw(1, "timer") and len(words) == 3 and words[2].isdigit():
-                self.device.start_timer(int(words[2]), self.device.pending.snapshot)
-                return Reply()
+            else:
+                self.device.start_timer(minutes, pending.snapshot)  # the same snapshot, a new deadline
+            return Reply()
+        if what == "replace":
+            if not rest:
+                raise self._incomplete()
+            force = eos  # EOS asks nothing
+            if len(rest) > 1:
+                if eos or len(rest) > 2:
+                    raise self._invalid(at[1 if eos else 2])
+                force = self._keyword(args, offsets, 2, ("force",)) == "force"
+            return self._replace(rest[0], at[0], force)
+        if not rest:  # session
+            raise self._incomplete()
+        return self._session_command(rest[0], rest[1:], at[1:])
+
+    def _keyword(self, args: list[str], offsets: list[int], i: int, choices: tuple[str, ...]) -> str:
+        """The one of ``choices`` that ``args[i]`` abbreviates (ambiguous or none: the platform's error)."""
+        word = args[i].lower()
+        if word in choices:
+            return word
+        cands = [c for c in choices if c.startswith(word)]
+        if len(cands) == 1:
+            return cands[0]
+        if cands:
+            raise CliError(self.platform.ambiguous(" ".join(["configure", *args[: i + 1]])))
+        raise self._invalid(offsets[i])
+
+    def _ios_minutes(self, args: list[str], offsets: list[int]) -> int:
+        """IOS ``[idle] <1-120>`` after ``revert timer`` (idle counts like an absolute timer here)."""
+        if args and not args[0].isdigit():
+            if not "idle".startswith(args[0].lower()):
+                raise self._invalid(offsets[0])
+            args, offsets = args[1:], offsets[1:]
+        if not args:
+            raise self._incomplete()
+        if len(args) > 1:
             raise self._invalid(offsets[1])
-        if kw(0, "replace") and len(args) >= 2:
-            force = len(words) == 3 and kw(2, "force")
-            if len(words) > 3 or (len(words) == 3 and not force):
-                raise self._invalid(offsets[2])
-            return self._replace(args[1], force or eos)
-        if eos and kw(0, "session") and len(args) >= 2:
-            return self._session_command(args[1], words[2:], offsets[2:])
-        raise self._invalid(offsets[0])
+        if not args[0].isdigit() or not 1 <= int(args[0]) <= 120:
+            raise self._invalid(offsets[0])
+        return int(args[0])
 
     def _enter_config(self, session: str | None = None) -> Reply:
-        self.mode, self._path, self._session = Mode.CONFIG, [], session
+        self.mode, self._path = Mode.CONFIG, []
+        self._session = session
+        self._session_tree = self.device.sessions[session] if session is not None else None
+        self._generation = self.device.generation
         return Reply(self.platform.config_banner())
+
+    def _leave_config(self) -> None:
+        self.mode, self._path, self._session, self._session_tree = Mode.PRIV, [], None, None
+
+    def _sync(self) -> str:
+        """Catch up with changes made elsewhere before a line is handled: a running config swapped
+        whole (revert, replace, commit) closes the sub-modes of the old one; a configuration
+        session committed or aborted by another client ends this client's editing of it."""
+        dev = self.device
+        if self.mode is not Mode.CONFIG:
+            return ""
+        if self._session is not None:
+            if dev.sessions.get(self._session) is self._session_tree:
+                return ""
+            name = self._session
+            self._leave_config()
+            self._pending, self.hide_input = None, False
+            return f"% Configuration session {name} was committed or aborted elsewhere\n"
+        if self._generation != dev.generation:
+            self._generation, self._path = dev.generation, []
+        return ""
 
     def _revert_timer(self, minutes: int) -> Reply:
         """IOS: archive the running config, enter config mode, revert unless confirmed in time."""
-        if self.device.pending is not None:
+        dev = self.device
+        if dev.pending is not None:
             return Reply("% A Rollback Confirmed Change is already pending\n")
-        archive = self.device.running.find("archive")
-        path = next((c.text.split(None, 1)[1] for c in archive.children if c.text.startswith("path ")),
-                    None) if archive else None
-        if not path:
+        if dev.archive_path() is None:
             return Reply('% Archive path is not configured; configure "archive" and "path" first\n')
-        self.device.archives += 1
-        self.device.flash[f"{path.split(':', 1)[-1].lstrip('/')}-{self.device.archives}"] = self.device.running_text()
-        self.device.start_timer(minutes, self.device.running.copy())
+        dev.write_archive()
+        dev.start_timer(minutes, dev.running.copy())
         return self._enter_config()
 
-    def _replace(self, location: str, force: bool) -> Reply:
-        name = self._flash_name(location)
+    def _replace(self, location: str, column: int, force: bool) -> Reply:
+        name = self._flash_name(location, column)
         if name not in self.device.flash:
             return Reply(self._no_file(name))
+        text = self.device.flash[name]
 
         def do() -> Reply:
-            self.device.replace(self.device.flash[name], self.username)
+            self.device.replace(text, self.username)
             return Reply("" if self.platform.name == "arista_eos" else "Total number of passes: 1\nRollback Done\n\n")
 
         if force:
@@ -327,10 +408,7 @@ class CliSession:
         def answer(line: str) -> Reply:
             return do() if line.strip().lower() in ("y", "yes") else Reply()
 
-        self._ask("This will apply all necessary additions and deletions\nto replace the current running "
-                  "configuration with the\ncontents of the specified configuration file, which is\nassumed to be "
-                  "a complete configuration, not a partial\nconfiguration. Enter Y if you are sure you want to "
-                  "proceed. ? [no]: ", answer)
+        self._ask(_REPLACE_QUESTION, answer)
         return Reply()
 
     def _session_command(self, name: str, rest: list[str], offsets: list[int]) -> Reply:
@@ -342,53 +420,70 @@ class CliSession:
                 return Reply(f"% Session {name} is pending a commit timer; commit or abort it first\n")
             dev.sessions.setdefault(name, dev.running.copy())
             return self._enter_config(name)
-        if "commit".startswith(rest[0]):
-            timer = self._timer(rest[1:], offsets[1:])
-            if pending_here and timer is None:
-                dev.pending = None  # confirmed
+        action = self._keyword(["session", name, *rest], [0, 0, *offsets], 2, ("commit", "abort"))
+        if action == "commit":
+            timer = self._eos_timer(rest[1:], offsets[1:])
+            if pending_here and dev.pending is not None:
+                if timer is None:
+                    dev.pending = None  # confirmed: the change stays
+                else:
+                    dev.start_timer(timer, dev.pending.snapshot, session=name)  # a new deadline
                 return Reply()
             if name not in dev.sessions:
                 return Reply(f"% No pending configuration session named {name}\n")
             return self._commit(name, timer)
-        if "abort".startswith(rest[0]) and len(rest) == 1:
-            if pending_here:
-                dev.revert_now()
-                return Reply()
-            if dev.sessions.pop(name, None) is None:
-                return Reply(f"% No pending configuration session named {name}\n")
+        if len(rest) > 1:
+            raise self._invalid(offsets[1])
+        if pending_here:
+            dev.revert_now()
             return Reply()
-        raise self._invalid(offsets[0])
+        if dev.sessions.pop(name, None) is None:
+            return Reply(f"% No pending configuration session named {name}\n")
+        return Reply()
 
-    def _timer(self, rest: list[str], offsets: list[int]) -> float | None:
+    def _eos_timer(self, rest: list[str], offsets: list[int]) -> float | None:
+        """EOS ``timer hh:mm:ss`` after ``commit``, in timer minutes; None when absent."""
         if not rest:
             return None
-        m = _HHMMSS.match(rest[1]) if len(rest) == 2 and "timer".startswith(rest[0].lower()) else None
-        if m is None:
+        if not "timer".startswith(rest[0].lower()):
             raise self._invalid(offsets[0])
-        return (int(m.group(1)) * 3600 + int(m.group(2)) * 60 + int(m.group(3))) / 60
+        if len(rest) == 1:
+            raise self._incomplete()
+        m = _HHMMSS.match(rest[1])
+        if len(rest) > 2:
+            raise self._invalid(offsets[2])
+        seconds = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + int(m.group(3)) if m else 0
+        if m is None or int(m.group(2)) > 59 or int(m.group(3)) > 59 or not seconds:
+            raise self._invalid(offsets[1])
+        return seconds / 60
 
     def _commit(self, name: str, minutes: float | None) -> Reply:
+        """The session's config becomes the running config; with a timer, the device reverts to
+        what ran before unless the commit is confirmed in time. One commit timer at a time."""
         dev = self.device
-        before = dev.running
-        dev.running = dev.sessions.pop(name)
-        dev.changed(self.username)
+        if minutes is not None and dev.pending is not None and dev.pending.session != name:
+            return Reply(f"% Session {dev.pending.session} is pending a commit timer; commit or abort it first\n")
+        before = dev.running.copy()
+        dev.commit(dev.sessions.pop(name), self.username)
         if minutes is not None:
             dev.start_timer(minutes, before, session=name)
-        self.mode, self._path, self._session = Mode.PRIV, [], None
+        self._leave_config()
         return Reply()
 
     def _root(self) -> config_tree.Node:
-        return self.device.sessions[self._session] if self._session is not None else self.device.running
+        return self._session_tree if self._session_tree is not None else self.device.running
 
     def _changed(self) -> None:
         if self._session is None:  # a session's edits change nothing until it is committed
             self.device.changed(self.username)
 
     # -- flash -------------------------------------------------------------------------------
-    def _flash_name(self, location: str) -> str:
-        if not location.lower().startswith("flash:"):
-            raise CliError(self._no_file(location))
-        return location[len("flash:"):].lstrip("/")
+    def _flash_name(self, location: str, column: int) -> str:
+        """``flash:NAME`` or ``flash:/NAME`` -> NAME; any other location is invalid input."""
+        name = location[len("flash:"):].lstrip("/") if location.lower().startswith("flash:") else ""
+        if not name:
+            raise self._invalid(column)
+        return name
 
     def _no_file(self, name: str) -> str:
         if self.platform.name == "arista_eos":
@@ -400,66 +495,89 @@ class CliSession:
             raise self._invalid(offsets[0])
         if len(args) != 2:
             raise self._incomplete() if len(args) == 1 else self._invalid(offsets[2])
-        dest = args[1]
-        if "startup-config".startswith(dest.lower()):
+        if "startup-config".startswith(args[1].lower()):
             return self._x_copy_run_start(cmd, args, offsets)
-        if not dest.lower().startswith("flash:") or not dest[len("flash:"):].lstrip("/"):
-            raise self._invalid(offsets[1])
-        name = self._flash_name(dest)
+        name = self._flash_name(args[1], offsets[1])
         text = self.device.running_text()
-
-        def store(answer: str) -> Reply:
-            target = answer.strip() or name
-            self.device.flash[target] = text
-            return Reply(f"{len(text)} bytes copied in 0.010 secs ({len(text) * 100} bytes/sec)\n")
-
         if self.platform.name == "arista_eos":
             self.device.flash[name] = text
             return Reply("Copy completed successfully.\n")
+
+        def store(answer: str) -> Reply:
+            typed = answer.strip()
+            target = (typed[len("flash:"):] if typed.lower().startswith("flash:") else typed).lstrip("/") or name
+            self.device.flash[target] = text
+            size = len(text.encode())
+            return Reply(f"{size} bytes copied in 0.010 secs ({size} bytes/sec)\n")
+
         self._ask(f"Destination filename [{name}]? ", store)
         return Reply()
 
     def _x_dir(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
-        files = sorted(self.device.flash.items())
-        return Reply("Directory of flash:/\n\n" + "".join(f"  {n:>4}  -rw-  {len(text):>10}  {name}\n"
-                                                        for n, (name, text) in enumerate(files, 1)))
+        if len(args) > 1 or (args and args[0].lower().rstrip("/") != "flash:"):
+            raise self._invalid(offsets[1] if len(args) > 1 else offsets[0])
+        files = list(self.device.flash.items())
+        used = sum(len(text.encode()) for _, text in files)
+        total = 3957878784 if self.platform.name == "arista_eos" else 7194652672
+        if self.platform.name == "arista_eos":
+            rows = [f"       -rw-  {len(text.encode()):>12}  {name}" for name, text in files]
+        else:
+            rows = [f"  {n:>4}  -rw-  {len(text.encode()):>12}  {name}" for n, (name, text) in enumerate(files, 1)]
+        listing = "\n".join(rows) if rows else "No files in directory"
+        return Reply(f"Directory of flash:/\n\n{listing}\n\n{total} bytes total ({total - used} bytes free)\n")
 
     def _x_more(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
-        name = self._flash_name(args[0])
+        if len(args) > 1:
+            raise self._invalid(offsets[1])
+        name = self._flash_name(args[0], offsets[0])
         if name not in self.device.flash:
             return Reply(self._no_file(name))
-        return Reply(self.device.flash[name])
+        text = self.device.flash[name]
+        return Reply(text if text.endswith("\n") or not text else text + "\n")
 
     def _x_delete(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
-        force = args[0].lower() == "/force"
-        rest = args[1:] if force else args
+        eos = self.platform.name == "arista_eos"
+        force = not eos and args[0].lower() in ("/force", "/f")
+        rest, at = (args[1:], offsets[1:]) if force else (args, offsets)
         if len(rest) != 1:
-            raise self._incomplete() if not rest else self._invalid(offsets[-1])
-        name = self._flash_name(rest[0])
+            raise self._incomplete() if not rest else self._invalid(at[1])
+        name = self._flash_name(rest[0], at[0])
         if name not in self.device.flash:
             return Reply(self._no_file(name))
-        if force or self.platform.name == "arista_eos":
+        if force or eos:
             del self.device.flash[name]
             return Reply()
 
-        def confirm(_line: str) -> Reply:
-            self.device.flash.pop(name, None)
-            return Reply()
+        def filename(line: str) -> Reply:
+            typed = line.strip()
+            target = (typed[len("flash:"):] if typed.lower().startswith("flash:") else typed).lstrip("/") or name
+            if target not in self.device.flash:
+                return Reply(self._no_file(target))
 
-        def filename(_line: str) -> Reply:
-            self._ask(f"Delete flash:/{name}? [confirm]", confirm)
+            def confirm(answer: str) -> Reply:
+                if answer.strip().lower() in ("", "y", "yes"):
+                    self.device.flash.pop(target, None)
+                return Reply()
+
+            self._ask(f"Delete flash:/{target}? [confirm]", confirm)
             return Reply()
 
         self._ask(f"Delete filename [{name}]? ", filename)
         return Reply()
 
     def _x_show_sessions(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
-        rows = ["Name             State"]
-        rows += [f"{name:<16} pending" for name in sorted(self.device.sessions)]
+        """EOS ``show configuration sessions``: uncommitted sessions, and one pending its commit timer."""
+        rows = [(name, "pending", "") for name in sorted(self.device.sessions)]
         p = self.device.pending
         if p is not None and p.session is not None:
-            rows.append(f"{p.session:<16} pending-commit-timer")
-        return Reply("\n".join(rows) + "\n")
+            left = int(max(0.0, p.deadline - time.monotonic()) / self.device.knobs.minute_seconds * 60 + 0.999)
+            rows.append((p.session, "pendingCommitTimer", f"{left // 3600:02d}:{left // 60 % 60:02d}:{left % 60:02d}"))
+        lines = ["Maximum number of completed sessions: 1", "Maximum number of pending sessions: 5", "",
+                 "  Name                 State                  Commit Time Left",
+                 "  -------------------- ---------------------- ----------------"]
+        lines += [f"{'*' if name == self._session else ' '} {name:<20} {state:<22} {left}".rstrip()
+                  for name, state, left in rows]
+        return Reply("\n".join(lines) + "\n")
 
     def _x_write(self, cmd: _Exec, args: list[str], offsets: list[int]) -> Reply:
         target = args[0].lower() if args else "memory"
@@ -530,21 +648,21 @@ class CliSession:
         tokens, offsets = _tokens(line)
         head = tokens[0].lower()
         if head == "end" and len(tokens) == 1:
-            self.mode, self._path, self._session = Mode.PRIV, [], None
+            self._leave_config()  # an EOS session stays pending, uncommitted
             return Reply()
         if head in ("exit", "exit-address-family") and len(tokens) == 1:
             if self._path:
                 self._path.pop()
             else:
-                self.mode, self._session = Mode.PRIV, None
+                self._leave_config()
             return Reply()
         if self._session is not None and head in ("commit", "abort"):
             if head == "abort" and len(tokens) == 1:
                 self.device.sessions.pop(self._session, None)
-                self.mode, self._path, self._session = Mode.PRIV, [], None
+                self._leave_config()
                 return Reply()
             if head == "commit":
-                return self._commit(self._session, self._timer(tokens[1:], offsets[1:]))
+                return self._commit(self._session, self._eos_timer(tokens[1:], offsets[1:]))
         if head == "do" and len(tokens) > 1:
             return self._exec(line[offsets[1]:], offsets[1], privileged=True)
         if head == "banner":

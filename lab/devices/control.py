@@ -15,9 +15,12 @@ its parameters; each answer is one JSON object with ``"ok": true`` and the resul
                                                      -> {"ok": true, "config": "<show output>"}
     {"op": "run", "device": "r1", "commands": ["configure terminal", "ntp server 10.0.0.1", "end"]}
                                                      -> {"ok": true, "output": "<transcript>"}
+    {"op": "flash", "device": "r1"}                  -> {"ok": true, "files": {"pre.cfg": "<text>"}}
     {"op": "disconnect", "device": "r1"}             -> {"ok": true, "closed": 1}
 
-``<info>`` is {name, platform, host, port, hostname, knobs, counters}. ``run`` types the commands
+``<info>`` is {name, platform, host, port, hostname, knobs, counters, pending_revert (seconds left
+on a revert or commit timer, or null), pending_session, flash (file names), sessions}. Every
+request first fires the revert timers that ran out. ``run`` types the commands
 into a fresh privileged session as user ``control`` (an out-of-band change, e.g. to make drift).
 """
 

@@ -102,6 +102,11 @@ _IOS_MODES = {
     "config-pmap": ModeSpec("config-pmap", None, (Opener(("class",), "config-pmap-c", "config-pmap-c"),)),
     "config-keychain": ModeSpec("config-keychain", None,
                                 (Opener(("key",), "config-keychain-key", "config-keychain-key"),)),
+    # ``archive``: path, maximum, write-memory, time-period, rollback... any line; ``log config`` nests.
+    "config-archive": ModeSpec("config-archive", None,
+                               (Opener(("log", "config"), "config-archive-log-cfg", "config-archive-log-cfg",
+                                       bare=True),)),
+    "config-archive-log-cfg": ModeSpec("config-archive-log-cfg", _words("logging notify hidekeys record")),
 }
 
 _EOS_MODES = {
@@ -142,6 +147,7 @@ _SINGLE_VALUED: tuple[tuple[tuple[str, ...], int], ...] = (
     (("switchport", "trunk", "allowed", "vlan"), 4), (("ip", "ospf", "cost"), 3), (("router-id",), 1),
     (("bgp", "router-id"), 2), (("exec-timeout",), 1), (("transport", "input"), 2), (("access-class",), 1),
     (("name",), 1), (("vrf", "forwarding"), 2), (("vrf",), 1), (("ip", "vrf", "forwarding"), 3),
+    (("path",), 1), (("maximum",), 1), (("time-period",), 1),  # IOS ``archive``
 )
 
 _IOS_IFNAMES = ("GigabitEthernet", "FastEthernet", "TenGigabitEthernet", "TwentyFiveGigE", "FortyGigabitEthernet",

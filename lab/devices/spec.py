@@ -43,8 +43,9 @@ class Knobs:
                      An empty or null text prints the platform's usual invalid-input error.
     ignore:          regex; a matching configuration line is answered as if accepted, but the
                      device does not keep it (a setting the platform silently drops).
-    minute_seconds:  the length in real seconds of one timer minute (IOS revert timer, EOS commit
-                     timer), so tests need not wait real minutes.
+    minute_seconds:  the length in real seconds of one timer minute (> 0): IOS ``revert timer M``
+                     lasts M times this, EOS ``commit timer hh:mm:ss`` its minutes times this, so
+                     tests need not wait real minutes.
     """
 
     bad_credentials: bool = False
