@@ -10,7 +10,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -28,6 +28,13 @@ class StopFlag:
     def set(self, reason: str) -> None:
         self.reason = self.reason or reason
         self._event.set()
+
+
+def stopped_by(stop: Callable[[], bool] | None) -> str:
+    """The signal that stopped a run ("" when none did); `stop` is a StopFlag or any predicate."""
+    if stop is None or not stop():
+        return ""
+    return getattr(stop, "reason", "") or "a signal"
 
 
 @contextmanager

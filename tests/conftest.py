@@ -173,6 +173,18 @@ def patch(mspctl: Invoke, lab_servers: LabServers, patch_home: Path) -> Iterator
     yield invoke
 
 
+def wait_until(check: Callable[[], bool], what: str, deadline: float = 60.0) -> None:
+    """Poll `check` until it is true; fail naming `what` after `deadline` seconds."""
+    import time
+
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def kill_once_written(cmd: list[str], env: dict[str, str], path: Path, deadline: float = 300) -> None:
     """Start `cmd`, SIGKILL its process group as soon as it has written `path` (or has ended)."""
     import signal

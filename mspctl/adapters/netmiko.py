@@ -212,10 +212,6 @@ class DeviceSession:
         self.exec_command(f"configure replace {location}{force}", [(r"proceed", "y")])
         self._call("reading the prompt", self._conn.set_base_prompt)
 
-    def delete(self, location: str) -> None:
-        force = "" if self.target.device_type == "arista_eos" else "/force "
-        self.exec_command(f"delete {force}{location}", [(r"Delete", "")])
-
     def send_config(self, lines: Sequence[str], accepted: list[str], *, session: str | None = None,
                     revert_minutes: int | None = None, stop: Callable[[], bool] | None = None) -> None:
         """Enter configuration mode (an EOS session named `session`, or IOS with a revert timer of

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from mspctl.errors import MspctlError, NoMatchError
+from mspctl.interrupts import stopped_by
 from mspctl.inventory.filters import AssetFilter
 from mspctl.inventory.platforms import PlatformMap
 from mspctl.inventory.service import InventoryService, Mode
@@ -391,7 +392,7 @@ def rollout_gates(settings: Settings, total: int, stop: Callable[[], bool] | Non
     p = settings.patch
     gates: list[GateFn] = []
     if stop is not None:
-        gates.append(lambda _: f"interrupted by {getattr(stop, 'reason', '') or 'a signal'}" if stop() else None)
+        gates.append(lambda _: f"interrupted by {stopped_by(stop)}" if stop() else None)
     if p.canary_must_pass and p.canary:
         gates.append(canary_gate(p.canary))
     return [*gates, max_failures_gate(total, p.max_fail_percent)]
@@ -476,7 +477,7 @@ def apply(settings: Settings, inventory: InventoryService, flt: AssetFilter, *, 
                    ordered(plan.done + patched), applied=True, stopped=stopped,
                    params={"filter": flt.describe(), "canary": p.canary, "batch_size": p.batch_size,
                            "max_fail_percent": p.max_fail_percent},
-                   interrupted=getattr(stop, "reason", "") if stop is not None and stop() else "")
+                   interrupted=stopped_by(stop))
     return finish(settings, inventory, run, writeback)
 
 

@@ -26,6 +26,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from mspctl.errors import ConfigError, RefusedError
 from mspctl.files import write_atomic
+from mspctl.interrupts import stopped_by
 from mspctl.inventory.filters import AssetFilter
 from mspctl.inventory.service import InventoryService, Mode
 from mspctl.model import MaintenanceWindow
@@ -225,7 +226,7 @@ def run_window(settings: Settings, inventory: InventoryService, client: str, *, 
                                "resumed_hosts": sorted(kept_names), "resume_rejected": sorted(rejected),
                                "canary": p.canary,
                                "batch_size": p.batch_size, "max_fail_percent": p.max_fail_percent},
-                       interrupted=getattr(stop, "reason", "") if stop is not None and stop() else "")
+                       interrupted=stopped_by(stop))
         # Recorded whatever the write-back does, before the resume state goes: an interrupted
         # window is a finished run too (the next one rescans every host it did not finish).
         finish(settings, inventory, run, writeback)

@@ -45,6 +45,7 @@ from mspctl.drift.configtext import clean, parse
 from mspctl.drift.features import Feature
 from mspctl.drift.service import evaluate
 from mspctl.executor import Event, Executor, TaskContext
+from mspctl.interrupts import stopped_by
 from mspctl.inventory.filters import AssetFilter
 from mspctl.inventory.service import InventoryService, Mode
 from mspctl.model import Asset
@@ -305,7 +306,8 @@ def push_device(asset: Asset, target: DeviceTarget, intended: str, features: Seq
             post = clean(session.running_config())
         except DeviceCommandError as exc:
             result.accepted = _scrubbed(scrub, sent)
-            return _undo(change, asset, pre, touched, result, exc.message, exc.code, journal, scrub)
+            message = exc.message.replace(exc.line, scrub(exc.line)) if exc.line else exc.message
+            return _undo(change, asset, pre, touched, result, message, exc.code, journal, scrub)
         except ChangeInterrupted as exc:
             result.accepted = _scrubbed(scrub, exc.accepted)
             if exc.in_flight is not None:
@@ -382,7 +384,7 @@ def run_push(assets: Sequence[Asset], rendered: Mapping[str, RenderResult], feat
             devices.append(res.value if res.ok and res.value else
                            DevicePush(a, "failed", error=res.error, error_code=res.error_type))
     run = PushRun(run_id, "push", apply, started, datetime.now(UTC), devices,
-                  interrupted=getattr(stop, "reason", "") if stop() else "",
+                  interrupted=stopped_by(stop),
                   recovered=[r.id for r in records.recovered])
     if apply:
         _record(records, run)
@@ -531,7 +533,7 @@ def rollback_run(record: RunRecord, features: Sequence[Feature], targets: Mappin
                            "(not in the inventory or no credentials)", error_code="MSP-DEV-404")
                 for t in todo if t not in targets]
     run = PushRun(run_id, "rollback", apply, started, datetime.now(UTC), devices,
-                  interrupted=getattr(stop, "reason", "") if stop() else "",
+                  interrupted=stopped_by(stop),
                   recovered=[r.id for r in records.recovered])
     if apply:
         _record(records, run)

@@ -11,6 +11,7 @@ from devlab import SECRET, DeviceLab
 
 from mspctl.adapters.netmiko import DeviceCommandError, DeviceSession, DeviceTarget
 from mspctl.drift.configtext import clean
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.lab
 
@@ -20,15 +21,6 @@ ARCHIVE = ["archive", "path flash:archive", "maximum 5"]
 def _target(lab: DeviceLab, name: str) -> DeviceTarget:
     dev = lab.devices[name]
     return DeviceTarget(name, dev["host"], dev.get("port", 2222), dev["platform"], "admin", "admin", SECRET)
-
-
-def _wait(check, what: str, deadline: float = 15.0) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.parametrize("name", ["r1", "sw1"])
@@ -75,7 +67,7 @@ def test_ios_revert_timer_reverts_a_change_nobody_confirmed(device_lab: DeviceLa
         assert s.running_config().count("hostname r1-renamed") == 1  # the prompt was re-read
     assert ctl.info("r1")["pending_revert"] is not None
     assert "archive-1" in ctl.flash("r1")
-    _wait(lambda: ctl.info("r1")["hostname"] == "r1", "the revert timer")  # the client is gone: it reverts
+    wait_until(lambda: ctl.info("r1")["hostname"] == "r1", "the revert timer", 15)  # the client is gone: it reverts
     assert clean(ctl.config("r1")) == clean(before)
     assert ctl.info("r1")["counters"]["reverts"] == 1
 
@@ -125,7 +117,7 @@ def test_eos_commit_timer_reverts_unless_confirmed(device_lab: DeviceLab) -> Non
         s.commit("mspctl-b", 2)
         assert ctl.info("sw1")["hostname"] == "sw1-new"
         assert "hostname sw1-new" in s.running_config()  # the prompt followed the commit
-    _wait(lambda: ctl.info("sw1")["hostname"] == "sw1", "the commit timer")
+    wait_until(lambda: ctl.info("sw1")["hostname"] == "sw1", "the commit timer", 15)
     assert "ntp server 192.0.2.61" not in ctl.config("sw1")
     with DeviceSession(_target(device_lab, "sw1"), 20) as s:
         s.send_config(["ntp server 192.0.2.62"], [], session="mspctl-c")

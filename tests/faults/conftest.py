@@ -95,14 +95,5 @@ def start(fault_env: dict[str, str], records_path: Path) -> Iterator[Start]:
             p.popen.wait(timeout=30)
 
 
-def wait_until(check: Callable[[], bool], what: str, deadline: float = 60.0) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def run_json(output: str) -> dict:
     return json.loads(output)
