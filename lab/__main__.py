@@ -14,7 +14,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_up = sub.add_parser("up", help="start PostgreSQL, Redis and NetBox; load a data set (idempotent)")
     p_up.add_argument("--dataset", choices=sorted(netbox.SEEDS), default="demo",
-                      help="demo: 3 demo clients; bench: demo plus 5,000 devices across 50 clients")
+                      help="demo: 3 demo clients; bench: demo plus 5,000 devices across 50 clients; "
+                           "brownfield: demo plus hooli, whose devices were configured by hand")
     p_up.add_argument("--workers", type=int, default=3, help="gunicorn workers (default 3)")
     p_up.add_argument("--fresh", action="store_true",
                       help="reload the data set from its cached dump, undoing changes made since")
@@ -25,6 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     p_net = sub.add_parser("network", help="the demo network: simulated IOS/EOS devices with seeded drift")
     p_net.add_argument("action", choices=["up", "down"])
     p_net.add_argument("--json", action="store_true", help="print the lab settings as JSON on stdout")
+    p_brown = sub.add_parser("brownfield", help="the brownfield client's devices: real-world configs, verbatim")
+    p_brown.add_argument("action", choices=["up", "down"])
+    p_brown.add_argument("--json", action="store_true", help="print the lab settings as JSON on stdout")
+    p_brown.add_argument("--fresh", action="store_true", help="reload NetBox's brownfield data from its dump")
     p_env = sub.add_parser("env", help="print NETBOX_API/NETBOX_TOKEN exports for a data set's NetBox")
     p_env.add_argument("--dataset", choices=sorted(netbox.SEEDS), default="demo")
     args = parser.parse_args(argv)
@@ -43,6 +48,16 @@ def main(argv: list[str] | None = None) -> int:
             network.down()
             return 0
         info = network.up()
+        if args.json:
+            print(json.dumps(info))
+        return 0
+    if args.cmd == "brownfield":
+        from lab import brownfield
+
+        if args.action == "down":
+            brownfield.down()
+            return 0
+        info = brownfield.up(args.fresh)
         if args.json:
             print(json.dumps(info))
         return 0

@@ -41,8 +41,9 @@ DB_USER = "mspctl_lab" if LAB_HOME == _DEFAULT_HOME else \
     f"mspctl_lab_{hashlib.sha256(str(LAB_HOME).encode()).hexdigest()[:6]}"
 HERE = Path(__file__).resolve().parent
 SEEDS = {"demo": [HERE / "seed_common.py", HERE / "seed_demo.py"],
-         "bench": [HERE / "seed_common.py", HERE / "seed_demo.py", HERE / "seed_bench.py"]}
-PORTS = {"demo": BASE_PORT, "bench": BASE_PORT + 1}
+         "bench": [HERE / "seed_common.py", HERE / "seed_demo.py", HERE / "seed_bench.py"],
+         "brownfield": [HERE / "seed_common.py", HERE / "seed_demo.py", HERE / "seed_brownfield.py"]}
+PORTS = {"demo": BASE_PORT, "bench": BASE_PORT + 1, "brownfield": BASE_PORT + 2}
 
 VENV = LAB_HOME / f"nb-{NETBOX_VERSION}"
 STATE_FILE = LAB_HOME / "state.json"

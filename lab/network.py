@@ -28,6 +28,7 @@ CREDENTIALS = {
     "acme": ("acme-netops", "netops", "acme-lab-pw", "acme-lab-enable"),
     "globex": ("globex-netops", "netops", "globex-lab-pw", "globex-lab-enable"),
     "initech": ("initech-netops", "netops", "initech-lab-pw", "initech-lab-enable"),
+    "hooli": ("hooli-netops", "hooli-noc", "hooli-lab-pw", "hooli-lab-enable"),  # lab/brownfield.py
 }
 
 # device -> list of (op, line, replacement). Ops apply to the rendered intended config.

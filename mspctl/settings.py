@@ -90,6 +90,11 @@ class PatchSettings:
     stale_after: int = 7 * 86400  # seconds after which scan evidence is STALE
     ssh_config: Path | None = None  # an OpenSSH config for the hosts (jump hosts, keys, known_hosts)
     state: Path = field(default_factory=lambda: _default_state_dir() / "windows")  # locks and resumable windows
+    # "pin": each host's SSH host key is recorded at first contact under its NetBox object (not its
+    # address) in `known_hosts`, and checked strictly on every later run. "ssh": the SSH config's
+    # own known_hosts decides, strictly (an unknown host is refused).
+    host_keys: str = "pin"
+    known_hosts: Path = field(default_factory=lambda: _default_state_dir() / "known_hosts")
 
 
 @dataclass(frozen=True)
@@ -152,7 +157,8 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "config": {"templates": str, "features": str, "backups": str, "records": str},
     "patch": {"baselines": str, "playbooks": str, "forks": int, "canary": int, "canary_must_pass": bool,
               "batch_size": int,
-              "max_fail_percent": int, "stale_after": (int, str), "ssh_config": str, "state": str},
+              "max_fail_percent": int, "stale_after": (int, str), "ssh_config": str, "state": str,
+              "host_keys": str, "known_hosts": str},
     "push": {"revert_minutes": int, "max_remove_share": (int, float)},
 }
 
@@ -225,6 +231,10 @@ def read_file(path: Path) -> dict[str, Any]:
             if not isinstance(item, expected) or (expected is not bool and isinstance(item, bool)):
                 names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
                 raise ConfigError(f"{path}:{line}: {section}.{key} must be {names}, not {type(item).__name__}")
+            if (section, key) == ("patch", "host_keys") and item not in HOST_KEY_MODES:
+                raise ConfigError(f"{path}:{line}: patch.host_keys = {item!r}: expected one of "
+                                  f"{', '.join(HOST_KEY_MODES)}",
+                                  hint="pin: keys pinned per NetBox object at first contact; ssh: known_hosts only")
             if section == "push" and not _push_value_ok(key, item):
                 raise ConfigError(f"{path}:{line}: push.{key} = {item!r} is out of range",
                                   hint="revert_minutes: 1 to 120; max_remove_share: 0 to 1")
@@ -233,6 +243,10 @@ def read_file(path: Path) -> dict[str, Any]:
     if "token" in data.get("netbox", {}):
         register_secret(data["netbox"]["token"])
     return data
+
+
+HOST_KEY_MODES = ("pin", "ssh")
+
 
 
 def _push_value_ok(key: str, value: Any) -> bool:
@@ -354,13 +368,29 @@ def load_settings(
                 raise ConfigError(f"environment {name}={env[name]!r}: out of range")
             sources.append(f"${name}")
     patch: dict[str, Any] = dict(data.get("patch", {}))
+    for key in ("canary", "batch_size", "max_fail_percent", "forks", "canary_must_pass", "host_keys"):
+        name = f"MSPCTL_PATCH_{key.upper()}"
+        if not env.get(name):
+            continue
+        if key == "canary_must_pass":
+            patch[key] = _env_bool(name, env[name])
+        elif key == "host_keys":
+            if env[name] not in HOST_KEY_MODES:
+                raise ConfigError(f"environment {name}={env[name]!r}: expected one of {', '.join(HOST_KEY_MODES)}")
+            patch[key] = env[name]
+        else:
+            try:
+                patch[key] = int(env[name])
+            except ValueError:
+                raise ConfigError(f"environment {name}={env[name]!r}: not a whole number") from None
+        sources.append(f"${name}")
     if env.get("MSPCTL_SSH_CONFIG"):
         patch["ssh_config"] = env["MSPCTL_SSH_CONFIG"]
         sources.append("$MSPCTL_SSH_CONFIG")
-    for key in ("baselines", "playbooks", "ssh_config", "state"):
+    for key in ("baselines", "playbooks", "ssh_config", "state", "known_hosts"):
         if key in patch:
             patch[key] = Path(os.path.expanduser(patch[key]))
-    for key in ("ssh_config", "state"):  # like the stores above: beside the file that names them
+    for key in ("ssh_config", "state", "known_hosts"):  # like the stores above: beside the file that names them
         if key in patch and not patch[key].is_absolute():
             patch[key] = repo_root / patch[key]
     return Settings(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -61,8 +62,13 @@ def window_state(window: MaintenanceWindow, now: datetime | None = None) -> Wind
     return WindowState(False, None, None, None, "closed; no window in the next week (blackout dates?)")
 
 
+_FLOW_START: dict[str, float] = {}
+
+
 def current_time() -> datetime:
-    """Now, or ``$MSPCTL_NOW`` (ISO 8601) to rehearse a window at another time. Raises ConfigError."""
+    """Now, or ``$MSPCTL_NOW`` (ISO 8601) to rehearse a window at another time. That clock stands
+    still, unless ``$MSPCTL_NOW_FLOWS`` is set: it then runs on from MSPCTL_NOW, starting when
+    this process first reads it (a rehearsal in which a window's cutoff passes). Raises ConfigError."""
     value = os.environ.get("MSPCTL_NOW")
     if not value:
         return datetime.now(UTC)
@@ -70,7 +76,10 @@ def current_time() -> datetime:
         at = datetime.fromisoformat(value)
     except ValueError:
         raise ConfigError(f"MSPCTL_NOW={value!r} is not an ISO 8601 time") from None
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    if os.environ.get("MSPCTL_NOW_FLOWS"):
+        at += timedelta(seconds=time.monotonic() - _FLOW_START.setdefault(value, time.monotonic()))
+    return at
 
 
 _TEXT = re.compile(r"^\s*(?P<days>[a-z,\-]+)\s+(?P<start>\d{1,2}:\d{2})-(?P<end>\d{1,2}:\d{2})\s+(?P<tz>\S+)\s*$")

@@ -118,6 +118,44 @@ def net(mspctl: Invoke, lab_network: LabNetwork) -> Iterator[Invoke]:
 
 
 @dataclass(frozen=True)
+class LabBrownfield:
+    """The brownfield client hooli: its own NetBox data set and devices whose running configs are
+    real-world shaped files, loaded verbatim (lab/brownfield.py)."""
+
+    url: str
+    token: str
+    credentials_file: str
+    device_port: str
+    control: str
+
+    def env(self, tmp_path: Path) -> dict[str, str]:
+        return {**lab_env(LabNetBox(self.url, self.token, ""), tmp_path),
+                "MSPCTL_CREDENTIALS_FILE": self.credentials_file, "MSPCTL_DEVICE_PORT": self.device_port}
+
+    def running(self, device: str) -> str:
+        from lab.devices.control import ControlClient
+
+        return ControlClient(self.control).config(device)
+
+    def reset(self) -> None:
+        from lab.devices.control import ControlClient
+
+        ControlClient(self.control).reset()
+
+
+@pytest.fixture(scope="session")
+def lab_brownfield(lab_netbox: LabNetBox) -> LabBrownfield:
+    proc = subprocess.run([sys.executable, "-m", "lab", "brownfield", "up", "--fresh", "--json"], cwd=REPO,
+                          capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        pytest.fail(f"lab brownfield up failed ({proc.returncode}):\n{proc.stderr[-4000:]}", pytrace=False)
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    lab = LabBrownfield(info["url"], info["token"], info["credentials_file"], info["device_port"], info["control"])
+    lab.reset()
+    return lab
+
+
+@dataclass(frozen=True)
 class LabServers:
     """The host lab's Debian hosts (``python -m lab.hosts``, prefix mspctl-h), which are acme's servers in NetBox."""
 
@@ -165,10 +203,10 @@ def patch(mspctl: Invoke, lab_servers: LabServers, patch_home: Path) -> Iterator
     """`mspctl` that reaches acme's servers over the host lab's SSH config; records and window
     state are the module's (`patch_home`)."""
 
-    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+    def invoke(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
         return mspctl(*args, env={"MSPCTL_SSH_CONFIG": lab_servers.ssh_config,
                                   "XDG_CACHE_HOME": str(patch_home / "cache"),
-                                  "XDG_STATE_HOME": str(patch_home / "state"), **(env or {})})
+                                  "XDG_STATE_HOME": str(patch_home / "state"), **(env or {})}, input=input)
 
     yield invoke
 
@@ -185,16 +223,29 @@ def wait_until(check: Callable[[], bool], what: str, deadline: float = 60.0) -> 
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def kill_once_written(cmd: list[str], env: dict[str, str], path: Path, deadline: float = 300) -> None:
-    """Start `cmd`, SIGKILL its process group as soon as it has written `path` (or has ended)."""
+def kill_once_written(cmd: list[str], env: dict[str, str], path: Path, deadline: float = 300,
+                      until: Callable[[], bool] | None = None) -> None:
+    """Start `cmd`, SIGKILL its process group as soon as it has written `path` (or has ended);
+    with `until`, once `path` exists and `until()` is true as well."""
     import signal
     import time
 
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
     end = time.monotonic() + deadline
-    while not path.exists() and proc.poll() is None and time.monotonic() < end:
-        time.sleep(0.05)
+
+    def ready() -> bool:
+        return path.exists() and (until is None or until())
+    while not ready() and proc.poll() is None and time.monotonic() < end:
+        time.sleep(0.01)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert path.exists(), proc.stderr.read().decode() if proc.stderr else ""
+    assert ready(), proc.stderr.read().decode() if proc.stderr else ""
+
+
+def window_saved_hosts(resume: Path) -> dict[str, dict]:
+    """The hosts a patch window's resume file says are finished ({} before the first batch ends)."""
+    try:
+        return dict(json.loads(resume.read_text()).get("hosts") or {})
+    except (OSError, ValueError):
+        return {}

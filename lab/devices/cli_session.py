@@ -18,6 +18,7 @@ from lab.devices.device import Device
 from lab.devices.platforms import ModeSpec, Opener
 
 _TOKEN = re.compile(r"\S+")
+_HEX_DATA = re.compile(r"[0-9A-Fa-f]+(?:\s+[0-9A-Fa-f]+)*")
 
 
 class Mode(Enum):
@@ -108,6 +109,7 @@ class CliSession:
         self._session: str | None = None  # the EOS configuration session being edited
         self._session_tree: config_tree.Node | None = None  # its private copy of the config
         self._generation = device.generation  # the running config whose sections _path holds
+        self._raw: list[str] = []  # data lines of an open data section (certificate hex), until ``quit``
 
     # -- prompt and entry point ---------------------------------------------------------------
     @property
@@ -643,6 +645,10 @@ class CliSession:
 
     def _config(self, line: str) -> Reply:
         stripped = line.strip()
+        if self._path and self._path[-1][1].raw_until is not None:
+            raw = self._raw_line(stripped)
+            if raw is not None:
+                return raw
         if stripped.startswith("!"):
             return Reply()
         tokens, offsets = _tokens(line)
@@ -672,7 +678,7 @@ class CliSession:
         body, body_offsets = (tokens[1:], offsets[1:]) if negate else (tokens, offsets)
         if not body:
             raise self._incomplete()
-        depth, keyword = self._resolve(body[0], body_offsets[0])
+        depth, keyword = self._resolve(body, body_offsets[0])
         body = self._canonical([keyword, *body[1:]], body_offsets)
         mode = self._modes()[depth]
         opener = self._opener(mode, body, body_offsets)
@@ -682,7 +688,7 @@ class CliSession:
             raise self._incomplete()
         del self._path[depth:]  # only now: a refused line leaves the session in its sub-mode
         parent = self._path[-1][0] if self._path else self._root()
-        text = " ".join(body)
+        text = " ".join(body) if opener is not None else self.platform.canonical(mode.name, " ".join(body))
         if opener is not None:
             if negate:
                 config_tree.remove(parent, text)
@@ -690,35 +696,55 @@ class CliSession:
                 node = config_tree.open_section(parent, text)
                 prompt = self.platform.section_prompt(opener, text)
                 self._path.append((node, self.platform.mode(opener.mode), prompt))
+                self._raw = []  # a data section (certificate hex) starts empty
         elif negate:
-            self._negate(parent, text, keep_negation=head == "no")
+            self._negate(parent, text, keep_negation=head == "no", mode=mode)
         else:
-            self._set(parent, text)
+            self._set(parent, text, mode)
         self._changed()
         return Reply()
 
-    def _resolve(self, word: str, column: int) -> tuple[int, str]:
-        """The mode depth that accepts ``word`` (innermost first, like IOS) and its full keyword."""
+    def _raw_line(self, stripped: str) -> Reply | None:
+        """A line typed in a data section (IOS certificate hex): hex is kept; ``quit`` ends the data,
+        which replaces the section's old data. Any other line also ends it and is then handled
+        as usual (None), so ``end`` or a global command typed without ``quit`` still works."""
+        node, spec, _ = self._path[-1]
+        if _HEX_DATA.fullmatch(stripped):
+            self._raw.append(stripped)
+            return Reply()
+        if self._raw:  # nothing typed keeps the old data
+            node.children = [config_tree.Node(data) for data in self._raw]
+        self._raw = []
+        self._path.pop()
+        self._changed()
+        return Reply() if stripped.lower() == spec.raw_until else None
+
+    def _resolve(self, body: list[str], column: int) -> tuple[int, str]:
+        """The mode depth that accepts the line ``body`` (innermost first, like IOS: a line a
+        sub-mode does not take falls back to its parent) and its first keyword in full."""
         modes = self._modes()
+        word = body[0]
         lower = word.lower()
+        rest = [w.lower() for w in body[1:]]
         for depth in range(len(modes) - 1, -1, -1):
             spec = modes[depth]
+            outer = modes[:depth]
             if spec.keywords is None:
                 # A free-form sub-mode keeps its own sub-sections (EOS ``vrf X`` under ``router bgp``)
                 # and any other line, unless an outer mode owns the word outright.
-                if any(o.words[0] == lower for o in spec.openers):
+                if any(o.words[0] == lower for o in spec.openers) and not spec.refuses([lower, *rest]):
                     return depth, lower
-                outer = modes[:depth]
                 if any(lower in (m.keywords or ()) or any(o.words[0] == lower for o in m.openers) for m in outer):
                     continue
                 return depth, word
-            if lower in spec.keywords:
-                return depth, lower
-            cands = sorted(k for k in spec.keywords if k.startswith(lower))
-            if len(cands) == 1:
-                return depth, cands[0]
-            if cands:
+            known = spec.keywords | {o.words[0] for o in spec.openers}
+            cands = [lower] if lower in known else sorted(k for k in known if k.startswith(lower))
+            if len(cands) > 1:
+                if any(lower in (m.keywords or ()) for m in outer):
+                    continue  # ``key chain X`` typed in a mode that knows key-hash and key-string
                 raise CliError(self.platform.ambiguous(word))
+            if cands and not (depth and spec.refuses([cands[0], *rest])):
+                return depth, cands[0]
         raise self._invalid(column)
 
     def _canonical(self, body: list[str], offsets: list[int]) -> list[str]:
@@ -738,7 +764,7 @@ class CliSession:
         best: Opener | None = None
         for opener in mode.openers:
             n = len(opener.words)
-            if tuple(lower[:n]) == opener.words and (best is None or n > len(best.words)):
+            if opener.takes(lower) and (best is None or n > len(best.words)):
                 best = opener
         if best is not None:
             body[: len(best.words)] = best.words
@@ -748,15 +774,15 @@ class CliSession:
             raise self._invalid(offsets[1])
         return best
 
-    def _set(self, parent: config_tree.Node, text: str) -> None:
+    def _set(self, parent: config_tree.Node, text: str, mode: ModeSpec) -> None:
         if parent.find("no " + text) is not None:  # "ip domain lookup" undoes "no ip domain lookup"
             config_tree.remove(parent, "no " + text)
-        if text in self.platform.stored_negations:
+        if text in self.platform.stored_negations or text in mode.stored_negations:
             return  # the positive form is the default: shown by no line at all
         config_tree.set_line(parent, text, self.platform.key_words(text))
 
-    def _negate(self, parent: config_tree.Node, text: str, keep_negation: bool) -> None:
-        if text in self.platform.stored_negations:
+    def _negate(self, parent: config_tree.Node, text: str, keep_negation: bool, mode: ModeSpec) -> None:
+        if text in self.platform.stored_negations or text in mode.stored_negations:
             config_tree.remove(parent, text)
             if keep_negation:
                 config_tree.set_line(parent, "no " + text)

@@ -3,8 +3,10 @@
 The tree keeps exactly what the device "remembers": global lines and sections (``interface X``,
 ``router bgp N``, ``line vty 0 4``) with their indented children, in the order they were added.
 Decoration that a real device generates on output (``!`` separators, ``end``, the
-``Building configuration...`` header, ``exit-address-family``) is dropped on parse and put
-back by the platform's renderer, so a config read from a device can seed another one.
+``Building configuration...`` header, ``exit-address-family``, the ``quit`` after certificate
+hex) is dropped on parse and put back by the platform's renderer, so a config read from a
+device can seed another one. Lines are the same setting when their words are: IOS prints
+``30 deny   any log`` for a typed ``30 deny any log``.
 """
 
 from __future__ import annotations
@@ -15,12 +17,19 @@ from dataclasses import dataclass, field
 
 # Lines a device prints around its configuration but never stores as configuration.
 _DECORATION = re.compile(
-    r"^(?:!.*|end|exit-address-family|Building configuration\.\.\.|Current configuration\s*:.*"
+    r"^(?:!.*|end|exit-address-family|quit|Building configuration\.\.\.|Current configuration\s*:.*"
     r"|Using \d+ out of \d+ bytes.*)$"
 )
 # IOS shows every banner delimiter as ^C; EOS ends a banner with a line holding only EOF.
 _IOS_BANNER = re.compile(r"^banner\s+\S+\s+(\^C|\S)(.*)$")
 _EOS_BANNER = re.compile(r"^banner\s+(?:motd|login)\s*$")
+# Sections whose children are certificate hex blocks, each ended by a ``quit`` line (IOS).
+_CERT_CHAIN = re.compile(r"^crypto (?:pki|ca) certificate chain ")
+
+
+def same_line(a: str, b: str) -> bool:
+    """One setting: the same text, or for one-line texts the same words (spacing differs)."""
+    return a == b or ("\n" not in a and "\n" not in b and a.split() == b.split())
 
 
 @dataclass
@@ -31,9 +40,9 @@ class Node:
     children: list[Node] = field(default_factory=list)
 
     def find(self, text: str) -> Node | None:
-        """The child whose line is exactly ``text``, or None."""
+        """The child whose line is ``text`` (spacing aside, see ``same_line``), or None."""
         for child in self.children:
-            if child.text == text:
+            if same_line(child.text, text):
                 return child
         return None
 
@@ -119,6 +128,8 @@ def _render_node(node: Node, depth: int, indent: int, separators: bool, out: lis
         if separators and child.text.startswith("address-family"):  # IOS sets these apart with " !"
             out.append(" " * (indent * (depth + 1)) + "!")
         _render_node(child, depth + 1, indent, separators, out)
+        if separators and _CERT_CHAIN.match(node.text):  # IOS ends each certificate's hex with "  <TAB>quit"
+            out.append(" " * (indent * (depth + 2)) + "\tquit")
     if separators and depth == 1 and node.text.startswith("address-family"):
         out.append(" " * (indent * depth) + "exit-address-family")
 
@@ -158,8 +169,10 @@ def remove(parent: Node, text: str) -> int:
 
     ``no ip address`` thus removes ``ip address 10.0.0.1 255.255.255.0``. Returns the count removed.
     """
-    exact = [c for c in parent.children if c.text == text]
-    doomed = exact or [c for c in parent.children if c.text.startswith(text + " ")]
+    exact = [c for c in parent.children if same_line(c.text, text)]
+    words = text.split()
+    doomed = exact or [c for c in parent.children if c.text.split()[: len(words)] == words
+                       and len(c.text.split()) > len(words)]
     gone = {id(c) for c in doomed}
     parent.children = [c for c in parent.children if id(c) not in gone]
     return len(doomed)

@@ -28,6 +28,17 @@ class Opener:
     mode: str  # the ModeSpec the section's lines are entered in
     prompt: str  # prompt suffix: "config-if"; "{short}" is the abbreviated interface name (EOS)
     bare: bool = False  # the words alone open the section (``archive``); else an argument must follow
+    # A regex the rest of the line must match in full for the words to open the section: ``ip sla 10``
+    # opens one, ``ip sla schedule 10 ...`` is a global line; ``username NAME`` inside ``ip ssh
+    # pubkey-chain`` opens a user, ``username NAME privilege 15 ...`` belongs to the global mode.
+    arg: str | None = None
+
+    def takes(self, words: list[str]) -> bool:
+        """The line (lower-cased words) opens this section: its words lead and the rest fits ``arg``."""
+        n = len(self.words)
+        if tuple(words[:n]) != self.words:
+            return False
+        return self.arg is None or len(words) == n or re.fullmatch(self.arg, " ".join(words[n:])) is not None
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,23 @@ class ModeSpec:
     openers: tuple[Opener, ...] = ()
     # First words that only ever open a section: any other second word is invalid input.
     opener_only: frozenset[str] = frozenset()
+    # Line beginnings this mode refuses although it knows their first keyword: they belong to an
+    # outer mode, which takes them the way a real CLI falls back to the parent mode
+    # (``ip access-list X`` typed after ``interface Vxlan1``, ``logging host`` after ``line vty``).
+    foreign: tuple[tuple[str, ...], ...] = ()
+    # Data mode: every line is raw data for the open section until a line holding just this word
+    # (IOS certificate hex after ``certificate ca 01``, ended by ``quit``).
+    raw_until: str | None = None
+    # ``no X`` lines this mode keeps, like the platform's global ones (``no ip unreachables``).
+    stored_negations: frozenset[str] = frozenset()
+
+    def refuses(self, words: list[str]) -> bool:
+        """A line (lower-cased words, first keyword in full) that belongs to an outer mode."""
+        if any(tuple(words[: len(f)]) == f for f in self.foreign):
+            return True
+        # ``username NAME privilege 15 ...`` inside ``ip ssh pubkey-chain``: an opener's words, not its shape
+        return any(o.arg is not None and tuple(words[: len(o.words)]) == o.words and not o.takes(words)
+                   for o in self.openers)
 
 
 def _words(text: str) -> frozenset[str]:
@@ -57,14 +85,37 @@ _GLOBAL_WORDS = _words("""
     radius-server radius system port-channel call-home track event kron monitor udld platform diagnostic
     power mac dot1x login security object-group zone zone-pair parameter-map version transceiver process
     scheduler exception management daemon queue-monitor transceiver peer-filter prefix-list
+    boot-start-marker boot-end-marker switch subscriber multilink dialer-list dns mlag
     """)
 _IOS_IF_WORDS = _words("""
     description ip ipv6 shutdown switchport speed duplex mtu encapsulation channel-group spanning-tree standby
     vrrp bandwidth delay load-interval negotiation cdp lldp service-policy storm-control power media-type vrf
     mpls bfd keepalive logging carrier-delay tunnel dot1x authentication mab hold-queue arp flowcontrol udld
-    source priority-queue qos snmp ospf
+    source priority-queue qos snmp ospf ppp pppoe pppoe-client dialer dialer-group mop peer
     """)
-_EOS_IF_WORDS = _IOS_IF_WORDS | _words("mlag vrrp pim isis traffic-policy error-correction sflow")
+_EOS_IF_WORDS = _IOS_IF_WORDS | _words("mlag vrrp pim isis traffic-policy error-correction sflow autostate vxlan lacp"
+                                       " port-channel")
+# Global lines that start with a word an interface or line also knows (``ip``, ``logging``...).
+_GLOBAL_ONLY = tuple(tuple(t.split()) for t in (
+    "ip access-list", "ip prefix-list", "ip route", "ip routing", "ip domain", "ip domain-name", "ip domain-lookup",
+    "ip name-server", "ip host", "ip ssh", "ip http", "ip sla", "ip forward-protocol", "ip ftp", "ip tftp", "ip scp",
+    "ip community-list", "ip as-path", "ip extcommunity-list", "ip multicast-routing", "ip default-gateway",
+    "ip cef", "ip virtual-router mac-address", "ip dhcp pool", "ip dhcp excluded-address", "ip nat inside source",
+    "ip nat outside source", "ip nat pool", "ip tacacs", "ip radius", "ipv6 unicast-routing", "ipv6 route",
+    "ipv6 access-list", "ipv6 prefix-list", "logging host", "logging buffered", "logging trap", "logging console",
+    "logging source-interface", "logging facility", "logging format", "logging vrf", "logging discriminator",
+    "logging monitor", "logging origin-id", "spanning-tree mode", "spanning-tree extend", "spanning-tree vlan",
+    "spanning-tree vlan-id", "spanning-tree mst", "spanning-tree loopguard default", "spanning-tree portfast default",
+    "spanning-tree portfast bpduguard default", "udld enable", "udld aggressive", "vrf definition", "vrf instance",
+    "cdp run", "lldp run", "power redundancy-mode", "power supply", "dot1x system-auth-control",
+    "authentication mac-move", "mlag configuration", "privilege exec", "privilege configure", "privilege interface",
+    "port-channel load-balance",
+))
+# ``no X`` forms an interface keeps: X is on by default (``no ip redirects``, EOS ``no autostate``).
+_IF_NEGATIONS = frozenset({"ip unreachables", "ip redirects", "ip proxy-arp", "ip route-cache", "cdp enable",
+                           "mop enabled", "mop sysid", "keepalive", "snmp trap link-status", "peer neighbor-route",
+                           "autostate", "lldp transmit", "lldp receive"})
+_ROUTER_NEGATIONS = frozenset({"bgp default ipv4-unicast"})
 _LINE_WORDS = _words("""
     login password transport exec-timeout access-class logging privilege session-timeout stopbits length width
     history exec motd-banner ipv6 authorization accounting absolute-timeout escape-character autoselect
@@ -90,16 +141,68 @@ _IOS_MODES = {
         Opener(("policy-map",), "config-pmap", "config-pmap"),
         Opener(("key", "chain"), "config-keychain", "config-keychain"),
         Opener(("archive",), "config-archive", "config-archive", bare=True),
+        Opener(("aaa", "group", "server"), "config-sg", "config-sg-{arg}"),
+        Opener(("aaa", "server", "radius", "dynamic-author"), "config-locsvr-da", "config-locsvr-da-radius",
+               bare=True),
+        Opener(("tacacs", "server"), "config-server-tacacs", "config-server-tacacs"),
+        Opener(("radius", "server"), "config-radius-server", "config-radius-server"),
+        Opener(("crypto", "pki", "trustpoint"), "config-ca-trustpoint", "ca-trustpoint"),
+        Opener(("crypto", "pki", "certificate", "chain"), "config-cert-chain", "config-cert-chain"),
+        Opener(("crypto", "isakmp", "policy"), "config-isakmp", "config-isakmp", arg=r"\d+"),
+        Opener(("crypto", "ipsec", "transform-set"), "config-crypto-trans", "cfg-crypto-trans"),
+        Opener(("crypto", "ipsec", "profile"), "config-ipsec-profile", "ipsec-profile"),
+        Opener(("ip", "ssh", "pubkey-chain"), "config-ssh-pubkey", "conf-ssh-pubkey", bare=True),
+        Opener(("ip", "sla"), "config-ip-sla", "config-ip-sla", arg=r"\d+"),
+        Opener(("track",), "config-track", "config-track", arg=r"\d+ .+"),
+        Opener(("redundancy",), "config-red", "config-red", bare=True),
+        Opener(("control-plane",), "config-cp", "config-cp", bare=True),
+        Opener(("call-home",), "config-call-home", "cfg-call-home", bare=True),
+        Opener(("transceiver", "type"), "config-xcvr-type", "config-xcvr-type"),
     ), opener_only=frozenset({"interface", "router", "line"})),
-    "config-if": ModeSpec("config-if", _IOS_IF_WORDS),
-    "config-line": ModeSpec("config-line", _LINE_WORDS),
+    "config-if": ModeSpec("config-if", _IOS_IF_WORDS, foreign=_GLOBAL_ONLY, stored_negations=_IF_NEGATIONS),
+    "config-line": ModeSpec("config-line", _LINE_WORDS, foreign=_GLOBAL_ONLY, stored_negations=frozenset({"exec"})),
+    # ``ip tacacs source-interface`` here is the group's own source; other global ``ip`` lines leave.
+    "config-sg": ModeSpec("config-sg", _words("server server-private ip ipv6 deadtime load-balance"),
+                          foreign=tuple(f for f in _GLOBAL_ONLY if f not in (("ip", "tacacs"), ("ip", "radius")))),
+    "config-locsvr-da": ModeSpec("config-locsvr-da", _words("client server-key port auth-type ignore")),
+    "config-server-tacacs": ModeSpec("config-server-tacacs",
+                                     _words("address key timeout port single-connection send-nat-address")),
+    "config-radius-server": ModeSpec("config-radius-server",
+                                     _words("address key timeout retransmit automate-tester pac dtls")),
+    "config-ca-trustpoint": ModeSpec("config-ca-trustpoint", _words("""
+        enrollment revocation-check hash subject-name subject-alt-name rsakeypair eckeypair fqdn ip-address
+        serial-number auto-enroll usage source vrf password chain-validation crl ocsp fingerprint storage
+        """)),
+    "config-cert-chain": ModeSpec("config-cert-chain", _words("certificate"), (
+        Opener(("certificate",), "config-pubkey", "config-pubkey"),
+    )),
+    "config-pubkey": ModeSpec("config-pubkey", None, raw_until="quit"),
+    "config-isakmp": ModeSpec("config-isakmp", _words("encryption encr hash authentication group lifetime")),
+    "config-crypto-trans": ModeSpec("config-crypto-trans", _words("mode")),
+    "config-ipsec-profile": ModeSpec("config-ipsec-profile", _words("set description responder-only")),
+    "config-ssh-pubkey": ModeSpec("config-ssh-pubkey", _words("username server"), (
+        Opener(("username",), "config-ssh-pubkey-user", "conf-ssh-pubkey-user", arg=r"\S+"),
+        Opener(("server",), "config-ssh-pubkey-user", "conf-ssh-pubkey-server", arg=r"\S+"),
+    )),
+    "config-ssh-pubkey-user": ModeSpec("config-ssh-pubkey-user", _words("key-hash key-string")),
+    "config-track": ModeSpec("config-track", _words("delay default-state")),
+    "config-call-home": ModeSpec("config-call-home", None, (
+        Opener(("profile",), "config-call-home-profile", "cfg-call-home-profile"),
+    )),
     "config-router": ModeSpec("config-router", None, (
         Opener(("address-family",), "config-router-af", "config-router-af"),
-    )),
+    ), stored_negations=_ROUTER_NEGATIONS),
     "config-router-af": ModeSpec("config-router-af", None),
     "config-vrf": ModeSpec("config-vrf", None, (Opener(("address-family",), "config-vrf-af", "config-vrf-af"),)),
     "config-vrf-af": ModeSpec("config-vrf-af", None),
     "config-pmap": ModeSpec("config-pmap", None, (Opener(("class",), "config-pmap-c", "config-pmap-c"),)),
+    # ``police`` is a sub-mode; ``service-policy`` typed after ``shape`` shows indented below it.
+    "config-pmap-c": ModeSpec("config-pmap-c", None, (
+        Opener(("police",), "config-pmap-c-police", "config-pmap-c-police"),
+        Opener(("shape",), "config-pmap-c-shape", "config-pmap-c"),
+    )),
+    "config-pmap-c-police": ModeSpec("config-pmap-c-police", _words("conform-action exceed-action violate-action")),
+    "config-pmap-c-shape": ModeSpec("config-pmap-c-shape", _words("service-policy")),
     "config-keychain": ModeSpec("config-keychain", None,
                                 (Opener(("key",), "config-keychain-key", "config-keychain-key"),)),
     # ``archive``: path, maximum, write-memory, time-period, rollback... any line; ``log config`` nests.
@@ -108,6 +211,10 @@ _IOS_MODES = {
                                        bare=True),)),
     "config-archive-log-cfg": ModeSpec("config-archive-log-cfg", _words("logging notify hidekeys record")),
 }
+_MGMT_WORDS = _words("""
+    idle-timeout authentication ip ipv6 connection login client-alive cipher key-exchange mac hostkey fips
+    log-level server-port shutdown protocol cors qos session content-frame-ancestors
+    """)
 
 _EOS_MODES = {
     "config": ModeSpec("config", _GLOBAL_WORDS, (
@@ -120,17 +227,30 @@ _EOS_MODES = {
         Opener(("ip", "access-list"), "config-acl", "config-acl-{arg}"),
         Opener(("vrf", "instance"), "config-vrf", "config-vrf-{arg}"),
         Opener(("route-map",), "config-route-map", "config-route-map-{arg}"),
-        Opener(("management", "ssh"), "config-mgmt", "config-mgmt-ssh"),
-        Opener(("management", "api", "http-commands"), "config-mgmt", "config-mgmt-api-http-cmds"),
+        Opener(("management", "ssh"), "config-mgmt", "config-mgmt-ssh", bare=True),
+        Opener(("management", "api", "http-commands"), "config-mgmt", "config-mgmt-api-http-cmds", bare=True),
         Opener(("daemon",), "config-daemon", "config-daemon-{arg}"),
         Opener(("line",), "config-line", "config-line"),
+        Opener(("router", "bfd"), "config-router-bfd", "config-router-bfd", bare=True),
+        Opener(("mlag", "configuration"), "config-mlag", "config-mlag", bare=True),
+        Opener(("ip", "prefix-list"), "config-ip-pfx", "config-ip-pfx", arg=r"\S+"),
+        Opener(("aaa", "group", "server"), "config-sg", "config-sg-{arg}"),
     ), opener_only=frozenset({"interface", "router"})),
-    "config-if": ModeSpec("config-if", _EOS_IF_WORDS),
-    "config-line": ModeSpec("config-line", _LINE_WORDS),
+    "config-if": ModeSpec("config-if", _EOS_IF_WORDS, foreign=_GLOBAL_ONLY, stored_negations=_IF_NEGATIONS),
+    "config-line": ModeSpec("config-line", _LINE_WORDS, foreign=_GLOBAL_ONLY),
+    "config-sg": ModeSpec("config-sg", _words("server")),
+    # ``management ssh`` / ``api http-commands``: shut down unless ``no shutdown``, also per VRF.
+    "config-mgmt": ModeSpec("config-mgmt", _MGMT_WORDS, (Opener(("vrf",), "config-mgmt-vrf", "config-mgmt-vrf-{arg}"),),
+                            foreign=_GLOBAL_ONLY, stored_negations=frozenset({"shutdown"})),
+    "config-mgmt-vrf": ModeSpec("config-mgmt-vrf", _MGMT_WORDS, foreign=_GLOBAL_ONLY,
+                                stored_negations=frozenset({"shutdown"})),
+    "config-daemon": ModeSpec("config-daemon", None, stored_negations=frozenset({"shutdown"})),
     "config-router": ModeSpec("config-router", None, (
         Opener(("address-family",), "config-router-af", "config-router-bgp-af"),
         Opener(("vrf",), "config-router-vrf", "config-router-bgp-vrf-{arg}"),
-    )),
+        Opener(("vlan",), "config-router-vlan", "config-macvrf-{arg}"),
+        Opener(("vlan-aware-bundle",), "config-router-vlan", "config-macvrf-{arg}"),
+    ), stored_negations=_ROUTER_NEGATIONS),
     "config-router-af": ModeSpec("config-router-af", None),
     "config-router-vrf": ModeSpec("config-router-vrf", None),
 }
@@ -148,6 +268,7 @@ _SINGLE_VALUED: tuple[tuple[tuple[str, ...], int], ...] = (
     (("bgp", "router-id"), 2), (("exec-timeout",), 1), (("transport", "input"), 2), (("access-class",), 1),
     (("name",), 1), (("vrf", "forwarding"), 2), (("vrf",), 1), (("ip", "vrf", "forwarding"), 3),
     (("path",), 1), (("maximum",), 1), (("time-period",), 1),  # IOS ``archive``
+    (("dns", "domain"), 2), (("idle-timeout",), 1),
 )
 
 _IOS_IFNAMES = ("GigabitEthernet", "FastEthernet", "TenGigabitEthernet", "TwentyFiveGigE", "FortyGigabitEthernet",
@@ -157,6 +278,7 @@ _EOS_IFNAMES = ("Ethernet", "Management", "Loopback", "Vlan", "Port-Channel", "T
 _EOS_SHORT = {"Ethernet": "Et", "Management": "Ma", "Loopback": "Lo", "Vlan": "Vl", "Port-Channel": "Po",
               "Tunnel": "Tu", "Vxlan": "Vx"}
 _IFNAME = re.compile(r"^([A-Za-z][A-Za-z-]*?)\s*(\d.*)$")
+_ACL_DENY = re.compile(r"^(\d+ )?deny ")
 
 
 def now() -> datetime:
@@ -187,7 +309,8 @@ class Platform:
     stored_negations: frozenset[str] = field(default_factory=frozenset)
     single_valued: tuple[tuple[tuple[str, ...], int], ...] = _SINGLE_VALUED
     # First words that are complete without arguments; any other bare keyword is incomplete.
-    bare_ok: frozenset[str] = frozenset({"shutdown", "switchport", "login", "exit", "end"})
+    bare_ok: frozenset[str] = frozenset({"shutdown", "switchport", "login", "exit", "end", "hidekeys",
+                                         "single-connection", "boot-start-marker", "boot-end-marker"})
 
     # -- grammar helpers --------------------------------------------------------------------
     def mode(self, name: str) -> ModeSpec:
@@ -199,6 +322,8 @@ class Platform:
         words = tuple(text.split())
         if words[:2] == ("ip", "address"):
             return 0 if words[-1] == "secondary" else 2
+        if words[:1] == ("username",) and len(words) > 2 and words[2] in ("ssh-key", "sshkey"):
+            return 3  # EOS keeps a user's key on its own line, next to ``username NAME privilege ... secret``
         longest, key = 0, 0
         for prefix, n in self.single_valued:
             if words[: len(prefix)] == prefix and len(prefix) > longest:
@@ -215,6 +340,10 @@ class Platform:
             if full.lower().startswith(kind):
                 return full + rest
         return None
+
+    def canonical(self, mode: str, text: str) -> str:
+        """A typed line as the platform shows it (IOS pads ``deny`` in ACL entries)."""
+        return text
 
     def section_prompt(self, opener: Opener, header: str) -> str:
         words = header.split()
@@ -283,6 +412,10 @@ def _interfaces(dev: Device) -> list[tuple[str, str, str, bool]]:
 
 class IosPlatform(Platform):
     """Cisco IOS / IOS-XE."""
+
+    def canonical(self, mode: str, text: str) -> str:
+        # ``30 deny any log`` shows as ``30 deny   any log``: IOS aligns deny with permit.
+        return _ACL_DENY.sub(r"\1deny   ", text) if mode == "config-acl" else text
 
     def invalid_input(self, prompt: str, column: int) -> str:
         return " " * (len(prompt) + column) + "^\n% Invalid input detected at '^' marker.\n\n"
@@ -441,7 +574,8 @@ IOS = IosPlatform(name="cisco_ios", indent=1, default_hostname="Router", modes=_
                   interface_names=_IOS_IFNAMES, banner_eof=False,
                   stored_negations=frozenset({"ip domain lookup", "ip domain-lookup", "ip http server",
                                               "ip http secure-server", "service pad", "cdp run", "switchport",
-                                              "ip source-route", "service config", "ip routing"}))
+                                              "ip source-route", "service config", "ip routing", "service dhcp",
+                                              "logging console", "ip dhcp snooping information option"}))
 EOS = EosPlatform(name="arista_eos", indent=3, default_hostname="localhost", modes=_EOS_MODES,
                   interface_names=_EOS_IFNAMES, banner_eof=True,
                   stored_negations=frozenset({"switchport", "aaa root", "ip routing", "ipv6 routing"}))

@@ -121,10 +121,18 @@ class HostRuntime:
         (m / "etc/hosts").write_text(f"127.0.0.1\tlocalhost\n{h.address}\t{h.name}\n{files.gateway}\tmspctl-repo\n")
         # Stable per host name, like a VM's: a reset (a snapshot rollback) keeps the machine's identity.
         (m / "etc/machine-id").write_text(f"{uuid.uuid5(uuid.NAMESPACE_URL, f'mspctl-lab:{h.name}').hex}\n")
+        # The SSH host key too: made once per host name and kept outside the host's state, so a
+        # reset keeps it (mspctl pins host keys at first contact and refuses a changed one).
+        kept = self.dir.parent / "host-keys" / h.name / "ssh_host_ed25519_key"
+        if not kept.is_file():
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            kept.with_suffix(".pub").unlink(missing_ok=True)
+            run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"root@{h.name}", "-f", kept])
         key = m / "etc/ssh/ssh_host_ed25519_key"
-        for path in (key, key.with_suffix(".pub")):
-            path.unlink(missing_ok=True)
-        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"root@{h.name}", "-f", key])
+        for src, dest in ((kept, key), (kept.with_suffix(".pub"), key.with_suffix(".pub"))):
+            dest.unlink(missing_ok=True)
+            shutil.copyfile(src, dest)
+        os.chmod(key, 0o600)
         (m / "etc/ssh/sshd_config.d/10-listen.conf").write_text(f"ListenAddress {h.address}:{h.port}\n")
         ssh_dir = m / "home" / base.USER / ".ssh"
         ssh_dir.mkdir(mode=0o700, exist_ok=True)

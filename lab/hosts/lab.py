@@ -280,7 +280,8 @@ class HostLab:
         return h
 
     def reset(self, refs: list[str], timeout: float = 60.0) -> list[LabHost]:
-        """Recreate hosts from their seeded state (new upper layer, new host key)."""
+        """Recreate hosts from their seeded state (a new upper layer; the machine id and host key are
+        kept, as a VM snapshot rollback keeps them)."""
         require_root()
         with locked(self.home / "lock"):
             state = self.state()

@@ -35,7 +35,7 @@ from typing import Any, Literal
 import ansible_runner
 
 from mspctl.errors import ExitCode, MspctlError
-from mspctl.patch.model import HostScan, PendingUpdate
+from mspctl.patch.model import HostScan, PendingUpdate, changed_packages
 from mspctl.redact import redact
 
 EventStatus = Literal["ok", "changed", "failed", "unreachable", "skipped"]
@@ -218,7 +218,7 @@ class AnsibleRunner:
                                  rec.results.get(AFTER_PACKAGES), rec.times.get(AFTER_UPDATES, now), None)
             installed: tuple[str, ...] = ()
             if BEFORE_PACKAGES in rec.results and AFTER_PACKAGES in rec.results:
-                installed = _changed_packages(_packages(rec.results[BEFORE_PACKAGES]),
+                installed = changed_packages(_packages(rec.results[BEFORE_PACKAGES]),
                                               _packages(rec.results[AFTER_PACKAGES]))
             failed_task = rec.failed_task or (rec.last_task if error else None)
             out[name] = HostOutcome(
@@ -249,10 +249,10 @@ class AnsibleRunner:
         }
         if (repo / "ansible.cfg").is_file():
             env["ANSIBLE_CONFIG"] = str(repo / "ansible.cfg")
-        if self.ssh_config is not None:
-            # ansible-runner (and the repository's ansible.cfg) turn host key checking off, which puts
-            # StrictHostKeyChecking=no on ssh's command line and overrides the ssh_config's known_hosts.
-            env["ANSIBLE_HOST_KEY_CHECKING"] = "True"
+        # Host keys are always checked. ansible-runner turns Ansible's checking off by default, which
+        # puts StrictHostKeyChecking=no on ssh's command line ahead of the ssh_config's and the
+        # inventory's own options (ssh takes the first value it sees).
+        env["ANSIBLE_HOST_KEY_CHECKING"] = "True"
         env.update(self.env or {})
         return env
 
@@ -407,10 +407,6 @@ def _packages(res: Mapping[str, Any] | None) -> dict[str, str]:
                 version = f"{e['epoch']}:{version}"
         out[str(name)] = version
     return out
-
-
-def _changed_packages(before: Mapping[str, str], after: Mapping[str, str]) -> tuple[str, ...]:
-    return tuple(sorted(f"{n}={v}" for n, v in after.items() if before.get(n) != v))
 
 
 def _to_scan(name: str, facts_res: Mapping[str, Any] | None, updates_res: Mapping[str, Any] | None,

@@ -105,25 +105,25 @@ def backup_cmd(app: App, /, **flt: Any) -> None:
         raise SystemExit(ExitCode.PARTIAL)
 
 
-def _render_push(app: App, run: Any, footer: str) -> None:
+def _render_push(app: App, run: Any, footer: str, err: bool = False) -> None:
     data = run.to_dict()
     if app.output == "table":
         for d in run.devices:
             if d.commands:
                 verb = {"applied": "applied", "planned": "would send", "refused": "would send (refused)"}.get(
                     d.status, f"planned {len(d.commands)}, the device accepted {len(d.accepted)}")
-                click.echo(f"--- {d.asset.name} ({d.asset.client}): {verb} [{', '.join(d.features)}]")
-                click.echo("\n".join(f"  {c}" for c in d.commands))
+                click.echo(f"--- {d.asset.name} ({d.asset.client}): {verb} [{', '.join(d.features)}]", err=err)
+                click.echo("\n".join(f"  {c}" for c in d.commands), err=err)
             if d.rollback_commands:
-                click.echo(f"    rolled back with: {'; '.join(c.strip() for c in d.rollback_commands)}")
+                click.echo(f"    rolled back with: {'; '.join(c.strip() for c in d.rollback_commands)}", err=err)
             for w in d.warnings:
-                click.echo(f"    warning: {w}")
+                click.echo(f"    warning: {w}", err=err)
     rows = [{"device": d.asset.name, "client": d.asset.client, "status": d.status,
              "features": ",".join(d.features) or "-", "commands": len(d.commands), "error": d.error or ""}
             for d in run.devices]
     render(data, app.output, rows=rows, columns=[("device", "DEVICE"), ("client", "CLIENT"), ("status", "STATUS"),
                                                   ("features", "FEATURES"), ("commands", "COMMANDS"),
-                                                  ("error", "ERROR")], footer=footer)
+                                                  ("error", "ERROR")], footer=footer, err=err)
 
 
 def _footer(run: Any, applied: bool, dry: str) -> str:
@@ -173,7 +173,7 @@ def push_cmd(app: App, /, feature_names: tuple[str, ...], do_apply: bool, yes: b
     if do_apply and not yes:
         planned = push(app.settings, app.inventory(), selection, feature_names, apply=False, mode=app.mode,
                        allow_destructive=allow_destructive)
-        _render_push(app, planned, "dry run before applying")
+        _render_push(app, planned, "dry run before applying", err=True)  # stdout: only the run's result
         n = planned.summary["planned"]
         if n == 0:
             click.echo("Nothing to change.", err=True)

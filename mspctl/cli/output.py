@@ -42,16 +42,17 @@ def to_yaml(data: Any) -> str:
 
 def render(data: Any, fmt: str, *, columns: Sequence[tuple[str, str]] = (),
            rows: Sequence[dict[str, Any]] | None = None, title: str | None = None,
-           footer: str | None = None) -> None:
-    """Print `data` as JSON/YAML, or `rows` (default: `data`) as a table of `columns` (key, header)."""
+           footer: str | None = None, err: bool = False) -> None:
+    """Print `data` as JSON/YAML, or `rows` (default: `data`) as a table of `columns` (key, header).
+    `err`: on stderr (a preview shown before a prompt, so stdout holds only the run's result)."""
     if fmt == "json":
-        click.echo(to_json(data))
+        click.echo(to_json(data), err=err)
         return
     if fmt == "yaml":
-        click.echo(to_yaml(data), nl=False)
+        click.echo(to_yaml(data), nl=False, err=err)
         return
     table_rows = rows if rows is not None else data
-    print_table(table_rows, columns, title=title)
+    print_table(table_rows, columns, title=title, err=err)
     if footer:
         click.echo(footer, err=True)
 
@@ -64,7 +65,8 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], title: str | None = None) -> None:
+def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], title: str | None = None,
+                err: bool = False) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -73,5 +75,6 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str
         table.add_column(header, overflow="fold")
     for row in rows:
         table.add_row(*(_cell(row.get(key)) for key, _ in columns))
-    console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200, highlight=False)
+    out = sys.stderr if err else sys.stdout
+    console = Console(file=out, width=None if out.isatty() else 200, highlight=False)
     console.print(table)

@@ -64,7 +64,7 @@ def _detail(r: Any) -> str:
     return "; ".join(parts) or "-"
 
 
-def _show(app: App, run: PatchRun, footer: str) -> None:
+def _show(app: App, run: PatchRun, footer: str, err: bool = False) -> None:
     rows = []
     for r in run.hosts:
         c = r.compliance
@@ -75,8 +75,8 @@ def _show(app: App, run: PatchRun, footer: str) -> None:
         for r in run.hosts:
             if r.status == "planned":
                 click.echo(f"--- {r.host.name}: would install {', '.join(r.compliance.install) or 'nothing'}"
-                           f"{'; then reboot' if r.compliance.reboot else ''}")
-    render(run.to_dict(), app.output, rows=rows, columns=_COLUMNS, footer=footer)
+                           f"{'; then reboot' if r.compliance.reboot else ''}", err=err)
+    render(run.to_dict(), app.output, rows=rows, columns=_COLUMNS, footer=footer, err=err)
 
 
 def _footer(run: PatchRun) -> str:
@@ -181,7 +181,7 @@ def apply_cmd(app: App, /, do_apply: bool, yes: bool, no_writeback: bool, json_p
     if do_apply and not yes:
         with _live(app, "planning") as on_event:
             planned = apply(app.settings, app.inventory(), selection, dry_run=True, mode=app.mode, on_event=on_event)
-        _show(app, planned, "dry run before applying")
+        _show(app, planned, "dry run before applying", err=True)  # stdout: only the run's result
         n = planned.summary.get("planned", 0)
         if n == 0:
             click.echo("Nothing to patch.", err=True)

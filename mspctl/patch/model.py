@@ -7,6 +7,7 @@ Adapters (ansible.py) produce `HostScan`; compliance.py turns a scan plus a `Bas
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
@@ -85,6 +86,21 @@ class HostScan:
                                             if u.get("released") else None})
                         for n, u in (d.get("updates") or {}).items()}
         return cls(**d)
+
+
+def changed_packages(before: Mapping[str, str], after: Mapping[str, str]) -> tuple[str, ...]:
+    """``name=version`` of every package of `after` whose version is not the one in `before`
+    (new packages, dependencies included), sorted."""
+    return tuple(sorted(f"{n}={v}" for n, v in after.items() if before.get(n) != v))
+
+
+def changes_since(before: HostScan, after: HostScan) -> tuple[tuple[str, ...], bool]:
+    """What happened to a host between two of its scans: (packages installed, rebooted). A
+    reboot shows as a new kernel boot id; an unreadable host tells nothing."""
+    if not (before.reachable and after.reachable):
+        return (), False
+    rebooted = bool(before.boot_id and after.boot_id and before.boot_id != after.boot_id)
+    return changed_packages(before.installed, after.installed), rebooted
 
 
 @dataclass(frozen=True, slots=True)

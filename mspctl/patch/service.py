@@ -12,18 +12,21 @@ results go back to NetBox (journal entry + custom fields).
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import shlex
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from mspctl.errors import MspctlError, NoMatchError
+from mspctl.files import private_file
 from mspctl.interrupts import stopped_by
 from mspctl.inventory.filters import AssetFilter
 from mspctl.inventory.platforms import PlatformMap
 from mspctl.inventory.service import InventoryService, Mode
 from mspctl.model import Asset
-from mspctl.patch.model import HostCompliance, HostScan, PatchNote
+from mspctl.patch.model import HostCompliance, HostScan, PatchNote, changes_since
 from mspctl.records import RecordStore, RunRecord, new_run_id
 from mspctl.redact import redact
 from mspctl.settings import Settings
@@ -185,10 +188,43 @@ def patch_hosts(settings: Settings, inventory: InventoryService, flt: AssetFilte
 
 
 def ansible_inventory(settings: Settings, hosts: Sequence[PatchHost]) -> dict[str, Any]:
-    """The hosts as an Ansible YAML inventory (the same host vars `inventory export` writes)."""
+    """The hosts as an Ansible YAML inventory (the same host vars `inventory export` writes), with
+    each host's SSH host key pinned to its NetBox object (see `host_key_alias`)."""
     from mspctl.inventory.ansible import to_ansible_yaml_tree
 
-    return to_ansible_yaml_tree([h.asset for h in hosts], PlatformMap(settings.platforms))
+    tree = to_ansible_yaml_tree([h.asset for h in hosts], PlatformMap(settings.platforms))
+    if settings.patch.host_keys == "pin":
+        pins = private_file(settings.patch.known_hosts)
+        for hv in tree["all"]["hosts"].values():
+            alias = host_key_alias(settings, hv["mspctl_kind"], hv["mspctl_id"])
+            # ssh takes the first value of an option: these win over any ssh_config
+            hv["ansible_ssh_extra_args"] = (f"-o HostKeyAlias={alias} -o UserKnownHostsFile={shlex.quote(str(pins))} "
+                                            "-o StrictHostKeyChecking=accept-new")
+    return tree
+
+
+def host_key_alias(settings: Settings, kind: str, object_id: int) -> str:
+    """The name a host's SSH key is pinned under: its NetBox object, not its address, so a host
+    whose address now answers with another machine's key is refused (MSP-PATCH-408)."""
+    netbox = hashlib.sha256((settings.netbox.url or "").encode()).hexdigest()[:8]
+    return f"mspctl-{netbox}-{kind}-{object_id}"
+
+
+_HOST_KEY_CHANGED = ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED")
+
+
+def wrong_host_key(settings: Settings, host: PatchHost, scan: HostScan) -> str | None:
+    """Why `host` was refused by SSH for its host key, or None."""
+    if scan.reachable or not any(m in (scan.error or "") for m in _HOST_KEY_CHANGED):
+        return None
+    a = host.asset
+    if settings.patch.host_keys == "pin":
+        alias = host_key_alias(settings, a.kind, a.id)
+        return (f"MSP-PATCH-408: the SSH host key at {a.primary_ip} is not the one pinned for {host.name} at first "
+                f"contact; nothing was read or changed on it (the address may now be another machine). If "
+                f"{host.name} was reinstalled, remove the pin: ssh-keygen -R {alias} -f {settings.patch.known_hosts}")
+    return (f"MSP-PATCH-408: the SSH host key at {a.primary_ip} is unknown or not the one known_hosts has for "
+            f"{host.name}; nothing was read or changed on it (check the SSH config's known_hosts)")
 
 
 @contextlib.contextmanager
@@ -207,14 +243,14 @@ def runner_for(settings: Settings, runner: AnsibleRunner | None = None) -> Itera
 # -- scan --------------------------------------------------------------------------------------
 
 
-def evaluate_scans(hosts: Sequence[PatchHost], scans: dict[str, HostScan], now: datetime,
+def evaluate_scans(settings: Settings, hosts: Sequence[PatchHost], scans: dict[str, HostScan], now: datetime,
                    stale_after: timedelta) -> list[HostResult]:
     from mspctl.patch.compliance import evaluate
 
     out = []
     for h in hosts:
         s = scans[h.name]
-        wrong = wrong_machine(h, s)
+        wrong = wrong_host_key(settings, h, s) or wrong_machine(h, s)
         if wrong:  # another machine's packages are not this host's evidence: not recorded, not patched
             out.append(HostResult(h, HostCompliance(h.name, "FAILED", h.baseline, reason=wrong)))
             continue
@@ -251,7 +287,7 @@ def scan_hosts(settings: Settings, hosts: Sequence[PatchHost], runner: AnsibleRu
                on_event: EventFn | None = None) -> list[HostResult]:
     scans = runner.scan(ansible_inventory(settings, hosts), [h.name for h in hosts], on_event=on_event)
     now = datetime.now(UTC)
-    return evaluate_scans(hosts, scans, now, timedelta(seconds=settings.patch.stale_after))
+    return evaluate_scans(settings, hosts, scans, now, timedelta(seconds=settings.patch.stale_after))
 
 
 def status(settings: Settings, inventory: InventoryService, flt: AssetFilter, mode: Mode = "auto") -> PatchRun:
@@ -340,10 +376,20 @@ def apply_batch(settings: Settings, runner: AnsibleRunner, batch: Sequence[HostR
         inventory, [r.host.name for r in batch], {r.host.name: host_vars_for(r) for r in batch}, on_event=on_event)
     now = datetime.now(UTC)
     stale = timedelta(seconds=settings.patch.stale_after)
+    reread = _read_again(settings, runner, [r for r in batch if outcomes[r.host.name].after is None])
     out = []
     for r in batch:
         o = outcomes[r.host.name]
         after: HostScan | None = o.after
+        installed, rebooted, note = o.installed, o.rebooted, ""
+        if after is None and r.scan is not None:
+            again = reread.get(r.host.name)
+            if again is not None and again.reachable:
+                # what the host got before it failed or went dark, found on the host itself
+                found, booted = changes_since(r.scan, again)
+                installed, rebooted, after = installed or found, rebooted or booted, again
+            else:
+                note = " (it could not be read again: packages it got before that are unknown)"
         comp = (evaluate(after, r.host.choice, now=now, stale_after=stale) if after is not None else
                 HostCompliance(r.host.name, "UNREACHABLE" if o.status == "unreachable" else "FAILED",
                                r.host.baseline, reason=redact(o.error or "")))
@@ -355,11 +401,22 @@ def apply_batch(settings: Settings, runner: AnsibleRunner, batch: Sequence[HostR
             status = "patched" if (o.changed or o.rebooted) else "compliant"
         else:
             status = "incomplete"
+        error = redact(o.error) + note if o.error else (comp.reason if status == "incomplete" else None)
         out.append(replace(r, before=r.compliance, compliance=comp, status=status, batch=batch_no,
-                           installed=o.installed, rebooted=o.rebooted, failed_step=o.failed_step,
-                           error=redact(o.error) if o.error else (comp.reason if status == "incomplete" else None),
-                           scan=after or r.scan, patched_at=now if (o.changed or o.rebooted) else None))
+                           installed=installed, rebooted=rebooted, failed_step=o.failed_step, error=error,
+                           scan=after or r.scan,
+                           patched_at=now if (o.changed or rebooted or installed) else None))
     return out
+
+
+def _read_again(settings: Settings, runner: AnsibleRunner, results: Sequence[HostResult]) -> dict[str, HostScan]:
+    """Scans of hosts whose patch run ended before it read their after-state (a failed step, a
+    cut connection), so the record says what they really got. Hosts not readable are left out."""
+    hosts = [r.host for r in results if r.scan is not None and r.scan.reachable]
+    if not hosts:
+        return {}
+    scans = runner.scan(ansible_inventory(settings, hosts), [h.name for h in hosts])
+    return {name: s for name, s in scans.items() if s.reachable}
 
 
 # Decides between batches whether another one may start: (stop reason or None).
@@ -433,9 +490,12 @@ def replay_writeback(settings: Settings, inventory: InventoryService, run_id: st
 
 def run_batches(settings: Settings, runner: AnsibleRunner, plan: ApplyPlan, gates: Sequence[GateFn],
                 on_event: EventFn | None = None,
-                on_batch: Callable[[list[HostResult]], None] | None = None) -> tuple[list[HostResult], str | None]:
+                on_batch: Callable[[list[HostResult]], None] | None = None,
+                before_batch: Callable[[int, list[HostResult]], None] | None = None,
+                ) -> tuple[list[HostResult], str | None]:
     """Run the batches in order; before each, every gate may stop the run (the rest are skipped).
-    `on_batch` sees each finished batch's results (the window persists them for resuming)."""
+    `before_batch` sees each batch before its first host is touched (the intent is written down
+    there), `on_batch` each finished batch's results (the window persists them for resuming)."""
     results: list[HostResult] = []
     stopped: str | None = None
     for no, batch in enumerate(plan.batches, 1):
@@ -447,6 +507,8 @@ def run_batches(settings: Settings, runner: AnsibleRunner, plan: ApplyPlan, gate
         if stopped is not None:
             results += [replace(r, status="skipped", error=f"not started: {stopped}", batch=no) for r in batch]
             continue
+        if before_batch is not None:
+            before_batch(no, batch)
         done = apply_batch(settings, runner, batch, no, on_event)
         results += done
         if on_batch is not None:
@@ -472,12 +534,22 @@ def apply(settings: Settings, inventory: InventoryService, flt: AssetFilter, *, 
             planned = [replace(r, status="planned", batch=no) for no, b in enumerate(plan.batches, 1) for r in b]
             return PatchRun(new_run_id("patch-apply", started), "patch-apply", started, datetime.now(UTC),
                             ordered(plan.done + planned), params={"filter": flt.describe(), "dry_run": True})
-        patched, stopped = run_batches(settings, own, plan, rollout_gates(settings, len(found), stop), on_event)
-    run = PatchRun(new_run_id("patch-apply", started), "patch-apply", started, datetime.now(UTC),
-                   ordered(plan.done + patched), applied=True, stopped=stopped,
-                   params={"filter": flt.describe(), "canary": p.canary, "batch_size": p.batch_size,
-                           "max_fail_percent": p.max_fail_percent},
-                   interrupted=stopped_by(stop))
+        run_id = new_run_id("patch-apply", started)
+        params = {"filter": flt.describe(), "canary": p.canary, "batch_size": p.batch_size,
+                  "max_fail_percent": p.max_fail_percent}
+        # Started before any host is touched: a killed apply is sealed `unfinished` by the next
+        # mspctl run, with the hosts each batch was about to patch (mspctl.records.recover).
+        store = RecordStore(settings.config.records)
+        store.start(run_id, "patch-apply", started, {**params, "applied": True})
+
+        def intent(no: int, batch: list[HostResult]) -> None:
+            for r in batch:
+                store.journal(run_id, r.host.name, "intent", {"batch": no, "install": list(r.compliance.install),
+                                                              "reboot": r.compliance.reboot})
+        patched, stopped = run_batches(settings, own, plan, rollout_gates(settings, len(found), stop), on_event,
+                                       before_batch=intent)
+    run = PatchRun(run_id, "patch-apply", started, datetime.now(UTC), ordered(plan.done + patched), applied=True,
+                   stopped=stopped, params=params, interrupted=stopped_by(stop))
     return finish(settings, inventory, run, writeback)
 
 

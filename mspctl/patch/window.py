@@ -60,6 +60,9 @@ class SavedWindow:
     started_at: datetime
     hosts: dict[str, dict[str, Any]] = field(default_factory=dict)  # host -> HostResult.to_dict()
     opening: str | None = None  # the window occurrence (its start, UTC) the run belongs to
+    # host -> {"batch": N, "scan": HostScan.to_dict()}: a batch about to start, with each host's
+    # packages and boot id before it; what a kill leaves here is found again from the host.
+    in_flight: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class WindowLock:
@@ -99,7 +102,7 @@ class WindowLock:
         try:
             data = json.loads(self.resume_path.read_text())
             return SavedWindow(data["run_id"], datetime.fromisoformat(data["started_at"]), data["hosts"],
-                               data.get("opening"))
+                               data.get("opening"), data.get("in_flight") or {})
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError) as exc:
@@ -108,7 +111,8 @@ class WindowLock:
 
     def save(self, saved: SavedWindow) -> None:
         write_atomic(self.resume_path, json.dumps({"run_id": saved.run_id, "started_at": saved.started_at.isoformat(),
-                                                   "hosts": saved.hosts, "opening": saved.opening}, default=str))
+                                                   "hosts": saved.hosts, "opening": saved.opening,
+                                                   "in_flight": saved.in_flight}, default=str))
 
     def finish(self) -> None:
         self.resume_path.unlink(missing_ok=True)
@@ -120,6 +124,11 @@ def _seal_expired(settings: Settings, tenant: str, saved: SavedWindow, opening: 
     from mspctl.records import RunRecord
 
     results = {name: (str(data.get("status") or "unfinished"), data) for name, data in saved.hosts.items()}
+    for name, flight in saved.in_flight.items():
+        if name not in results:
+            results[name] = ("unfinished", {"host": name, "batch": flight.get("batch"), "status": "unfinished",
+                                            "error": "its batch was running when the window was killed, and no "
+                                                     "run of that opening read the host again"})
     summary: dict[str, int] = {}
     for status, _ in results.values():
         summary[status] = summary.get(status, 0) + 1
@@ -127,6 +136,30 @@ def _seal_expired(settings: Settings, tenant: str, saved: SavedWindow, opening: 
         saved.run_id, "patch-window", saved.started_at, datetime.now(UTC),
         {"client": tenant, "applied": True, "unfinished": True,
          "expired": f"its window opening {saved.opening} is over (now {opening})"}, summary, results))
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """What a host got from a killed window's batch, found on the host itself on resume."""
+
+    batch: int | None
+    installed: tuple[str, ...]
+    rebooted: bool
+
+
+def _recover_in_flight(saved: SavedWindow, scanned: list[HostResult]) -> dict[str, Recovered]:
+    """For each host a killed run was patching, what it got: its packages and boot id now against
+    those saved before the batch started. Hosts that cannot be read now stay in flight."""
+    from mspctl.patch.model import HostScan, changes_since
+
+    out: dict[str, Recovered] = {}
+    for r in scanned:
+        flight = saved.in_flight.get(r.host.name)
+        if flight is None or r.scan is None or not r.scan.reachable:
+            continue
+        installed, rebooted = changes_since(HostScan.from_dict(flight["scan"]), r.scan)
+        out[r.host.name] = Recovered(flight.get("batch"), installed, rebooted)
+    return out
 
 
 @contextlib.contextmanager
@@ -196,6 +229,7 @@ def run_window(settings: Settings, inventory: InventoryService, client: str, *, 
         kept: list[HostResult] = []
         found: list[HostResult] = []
         rejected: list[str] = []
+        recovered = _recover_in_flight(saved, scanned)
         for r in scanned:
             data = saved.hosts.get(r.host.name)
             if data is not None and data.get("status") in KEEP_ON_RESUME:
@@ -203,7 +237,18 @@ def run_window(settings: Settings, inventory: InventoryService, client: str, *, 
                     kept.append(replace(HostResult.restore(r.host, data), compliance=r.compliance, scan=r.scan))
                     continue
                 rejected.append(r.host.name)
+            got = recovered.get(r.host.name)
+            if got is not None and r.compliance.state == "COMPLIANT" and (got.installed or got.rebooted):
+                # patched by the killed run's batch in flight: that is this run's result for it
+                done = replace(r, status="patched", batch=got.batch, installed=got.installed, rebooted=got.rebooted,
+                               patched_at=r.scan.scanned_at if r.scan else datetime.now(UTC))
+                kept.append(done)
+                saved.hosts[r.host.name] = done.to_dict()
+                saved.in_flight.pop(r.host.name, None)
+                continue
             found.append(r)
+        if recovered:
+            lock.save(saved)
         kept_names = {r.host.name for r in kept}
         plan = plan_batches(found, p.canary, p.batch_size)
         gates = rollout_gates(settings, len(hosts), stop)
@@ -215,15 +260,37 @@ def run_window(settings: Settings, inventory: InventoryService, client: str, *, 
                 return f"the window's cutoff passed ({cutoff:%H:%M} UTC)" if at >= cutoff else None
             gates.insert(0, before_cutoff)
 
+        def take_off(no: int, batch: list[HostResult]) -> None:
+            for r in batch:  # a host read again on resume keeps the state before the first attempt
+                if r.scan is not None:
+                    saved.in_flight.setdefault(r.host.name, {"batch": no, "scan": r.scan.to_dict()})
+            lock.save(saved)
+
         def persist(batch: list[HostResult]) -> None:
+            for r in batch:
+                got = recovered.get(r.host.name)
+                if got is not None:  # what the killed attempt got counts too
+                    r.installed = tuple(sorted(set(r.installed) | set(got.installed)))
+                    r.rebooted = r.rebooted or got.rebooted
+                    r.patched_at = r.patched_at or (datetime.now(UTC) if got.installed or got.rebooted else None)
+                saved.in_flight.pop(r.host.name, None)
             saved.hosts.update({r.host.name: r.to_dict() for r in batch})
             lock.save(saved)
 
-        patched, stopped = run_batches(settings, own, plan, gates, on_event, persist)
+        patched, stopped = run_batches(settings, own, plan, gates, on_event, persist, take_off)
+        unread = sorted(set(saved.in_flight) - set(recovered))
+        for r in plan.done:
+            if r.host.name in unread:  # a host the killed run was patching, and unreadable now
+                r.error = (f"{r.error}; " if r.error else "") + (
+                    "it was being patched when the window this run resumes was killed: what it got is unknown "
+                    "until it can be read")
         run = PatchRun(run_id, "patch-window", started, datetime.now(UTC), ordered(kept + plan.done + patched),
                        applied=True, stopped=stopped,
                        params={"client": tenant, "window": where, "window_state": state.reason, "forced": force,
                                "resumed_hosts": sorted(kept_names), "resume_rejected": sorted(rejected),
+                               "recovered": {n: {"batch": g.batch, "installed": list(g.installed),
+                                                 "rebooted": g.rebooted} for n, g in sorted(recovered.items())},
+                               "in_flight_unread": unread,
                                "canary": p.canary,
                                "batch_size": p.batch_size, "max_fail_percent": p.max_fail_percent},
                        interrupted=stopped_by(stop))

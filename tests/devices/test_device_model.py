@@ -103,6 +103,67 @@ def test_free_form_sub_modes_keep_their_own_sections() -> None:
     assert "key chain OSPF\n key 1\n  key-string s3cret" in "\n".join(body(ios))
 
 
+def test_a_line_the_sub_mode_does_not_take_falls_back_to_the_parent() -> None:
+    eos = session("arista_eos", EOS_SEED)
+    typed(eos, "configure", "interface Ethernet1", "ip access-list MGMT", "10 permit ip any any", "exit",
+          "interface Ethernet1", "logging host 10.0.0.9", "mlag configuration", "peer-link Port-Channel47")
+    assert eos.prompt == "sw1(config-mlag)#"  # each of these lines left the interface
+    uplink = eos.device.running.find("interface Ethernet1")
+    assert uplink is not None and [c.text for c in uplink.children][-1] == "ip address 10.3.0.1/31"
+    assert "ip access-list MGMT\n   10 permit ip any any" in "\n".join(body(eos))
+    ios = session()
+    typed(ios, "conf t", "ip ssh pubkey-chain", "username ops", "key-hash ssh-rsa 0A1B2C ops@jump")
+    assert ios.prompt == "r1(conf-ssh-pubkey-user)#"
+    typed(ios, "username ops privilege 15 secret 9 $9$x$y", "tacacs server T1", "key 7 0822455D0A16", "end")
+    assert "ip ssh pubkey-chain\n username ops\n  key-hash ssh-rsa 0A1B2C ops@jump" in "\n".join(body(ios))
+    assert "username ops privilege 15 secret 9 $9$x$y" in body(ios)  # a global user, not the pubkey one
+    assert "tacacs server T1\n key 7 0822455D0A16" in "\n".join(body(ios))  # key stays in the server
+
+
+def test_certificate_hex_is_data_up_to_quit() -> None:
+    ios = session()
+    typed(ios, "conf t", "crypto pki certificate chain TP-1", "certificate self-signed 01")
+    assert ios.prompt == "r1(config-pubkey)#"
+    typed(ios, "30820330 30820218", "A0030201", "  \tquit")
+    assert ios.prompt == "r1(config-cert-chain)#"
+    shown = "\n".join(body(ios))
+    assert "crypto pki certificate chain TP-1\n certificate self-signed 01\n  30820330 30820218\n  A0030201\n  \tquit" \
+        in shown
+    typed(ios, "end")
+    assert config_tree.parse(ios.device.running_text()).find("crypto pki certificate chain TP-1") is not None
+    again = session(config=ios.device.running_text())  # quit is decoration: one node, its hex children
+    cert = again.device.running.find("crypto pki certificate chain TP-1")
+    assert cert is not None and [c.text for c in cert.children[0].children] == ["30820330 30820218", "A0030201"]
+
+
+def test_lines_are_the_same_setting_whatever_their_spacing() -> None:
+    ios = session("cisco_ios", "ip access-list standard VTY\n 30 deny   any log\n")
+    typed(ios, "conf t", "ip access-list standard VTY", "30 deny any log", "40 deny 10.0.0.0 0.255.255.255")
+    acl = ios.device.running.find("ip access-list standard VTY")
+    assert acl is not None and [c.text for c in acl.children] == ["30 deny   any log",
+                                                                  "40 deny   10.0.0.0 0.255.255.255"]
+    typed(ios, "no 30 deny any log")
+    assert [c.text for c in acl.children] == ["40 deny   10.0.0.0 0.255.255.255"]
+
+
+def test_defaults_shown_negated_per_mode_and_users_with_keys() -> None:
+    ios = session()
+    typed(ios, "conf t", "no service dhcp", "interface Null0", "no ip unreachables", "line aux 0", "no exec",
+          "policy-map P", "class C", "police cir 8000", "conform-action transmit", "exceed-action drop",
+          "class D", "shape average 1000", "service-policy Q", "end")
+    shown = "\n".join(body(ios))
+    assert "no service dhcp" in shown and "interface Null0\n no ip unreachables" in shown
+    assert "line aux 0\n no exec" in shown
+    assert ("policy-map P\n class C\n  police cir 8000\n   conform-action transmit\n   exceed-action drop\n"
+            " class D\n  shape average 1000\n   service-policy Q") in shown
+    eos = session("arista_eos", EOS_SEED)
+    typed(eos, "configure", "username admin privilege 15 secret sha512 $6$a$b", "username admin ssh-key ssh-rsa AAA",
+          "management api http-commands", "no shutdown", "vrf MGMT", "no shutdown", "end")
+    shown = "\n".join(body(eos))
+    assert "username admin privilege 15 secret sha512 $6$a$b\nusername admin ssh-key ssh-rsa AAA" in shown
+    assert "management api http-commands\n   no shutdown\n   vrf MGMT\n      no shutdown" in shown
+
+
 def test_errors_use_each_platforms_wording() -> None:
     cli = session()
     caret = " " * len("r1#show ") + "^"  # under the bad word, counting the prompt the echo follows

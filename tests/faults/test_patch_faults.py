@@ -176,12 +176,12 @@ WINDOW = [*MSPCTL, "patch", "window", "-c", "acme", "--yes", "--no-writeback", "
 
 def test_a_resumed_window_re_reads_kept_hosts_and_patches_a_restored_one_again(lab_servers, lab_netbox,
                                                                                  tmp_path) -> None:
-    from tests.conftest import REPO, kill_once_written
+    from tests.conftest import REPO, kill_once_written, window_saved_hosts
 
     lab_servers.reset()
     env = _window_env(lab_servers, lab_netbox, tmp_path)
     resume = tmp_path / "state" / "mspctl" / "windows" / "acme.json"
-    kill_once_written(WINDOW, env, resume)
+    kill_once_written(WINDOW, env, resume, until=lambda: bool(window_saved_hosts(resume)))
     saved = json.loads(resume.read_text())
     [canary] = list(saved["hosts"])
     assert saved["hosts"][canary]["status"] == "patched"
@@ -254,3 +254,172 @@ def test_a_host_whose_machine_is_not_the_pinned_one_is_never_read_or_patched(pat
     finally:
         requests.patch(f"{db['_url']}{db['id']}/", json={"custom_fields": {"machine_id": real}}, headers=headers,
                        timeout=30).raise_for_status()
+
+
+def _dpkg(host: str) -> dict[str, str]:
+    """`host`'s installed packages, read from its root filesystem (no SSH round trip), name -> version."""
+    from lab.hosts.lab import HostLab
+
+    text = (HostLab().dir / host / "merged" / "var" / "lib" / "dpkg" / "status").read_text(errors="replace")
+    out: dict[str, str] = {}
+    for stanza in text.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in stanza.splitlines() if ": " in line and not line[0].isspace())
+        if fields.get("Status", "").endswith(" installed") and "Package" in fields:
+            out[fields["Package"]] = fields["Version"]
+    return out
+
+
+def _in_flight(resume) -> dict[str, dict]:
+    try:
+        return dict(json.loads(resume.read_text()).get("in_flight") or {})
+    except (OSError, ValueError):
+        return {}
+
+
+def test_a_window_killed_while_a_batch_installs_records_on_resume_what_each_host_got(lab_servers, lab_netbox,
+                                                                                     tmp_path) -> None:
+    """SIGKILL once the canary host has new packages but before its batch is saved: the resumed
+    run reads the host again and records what the killed batch installed, as patched, under the
+    same run id (before: the host was `compliant` with nothing installed)."""
+    from tests.conftest import REPO, kill_once_written, window_saved_hosts
+
+    lab_servers.reset()
+    seeded = {name: _dpkg(host) for name, host in ACME_SERVERS.items()}
+    env = _window_env(lab_servers, lab_netbox, tmp_path)
+    resume = tmp_path / "state" / "mspctl" / "windows" / "acme.json"
+
+    def canary_changed() -> bool:
+        flight = _in_flight(resume)
+        return any(_dpkg(ACME_SERVERS[name]) != seeded[name] for name in flight)
+    kill_once_written(WINDOW, env, resume, until=canary_changed)
+    [canary] = list(_in_flight(resume))
+    assert window_saved_hosts(resume) == {}  # killed before its batch was saved
+    done = subprocess.run(WINDOW, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    run = json.loads(done.stdout)
+    hosts = _hosts(done.stdout)
+    now = _dpkg(ACME_SERVERS[canary])
+    really = sorted(f"{n}={v}" for n, v in now.items() if seeded[canary].get(n) != v)
+    assert really  # the killed batch did install something
+    got = run["params"]["recovered"][canary]
+    assert got["batch"] == 1 and set(really) <= set(got["installed"]) | set(hosts[canary]["installed"])
+    assert hosts[canary]["status"] == "patched" and set(hosts[canary]["installed"]) == set(really)
+    assert hosts[canary]["patched_at"]
+    for name, host in ACME_SERVERS.items():  # every host's record matches what it has
+        changed = sorted(f"{n}={v}" for n, v in _dpkg(host).items() if seeded[name].get(n) != v)
+        assert sorted(hosts[name]["installed"]) == changed, name
+    assert not resume.exists()
+
+
+def test_a_killed_patch_apply_is_found_unfinished_with_the_hosts_it_was_patching(start, lab_servers, records_path,
+                                                                                fault_env) -> None:
+    lab_servers.reset()
+    env = {"MSPCTL_SSH_CONFIG": lab_servers.ssh_config}
+    proc = start("patch", "apply", "-c", "acme", "--apply", "--yes", "--no-writeback", "-o", "json", env=env)
+    canary = None
+    end = time.monotonic() + 300
+    while canary is None and time.monotonic() < end:
+        intents = [t for _, t, e in proc.events() if e == "intent"]
+        canary = intents[0] if intents else None
+        time.sleep(0.02)
+    assert canary is not None, proc.events()
+    run_id = proc.events()[0][0]
+    proc.kill()
+    from tests.conftest import REPO
+
+    shown = subprocess.run([*MSPCTL, "runs", "show", run_id, "-o", "json"], cwd=REPO, env={**fault_env, **env},
+                           capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    record = json.loads(shown.stdout)
+    assert record["kind"] == "patch-apply" and record["params"]["unfinished"] is True
+    got = record["results"][canary]
+    assert got["status"] == "unfinished" and got["batch"] == 1 and got["install"]
+
+
+def test_patch_apply_asks_first_and_no_changes_nothing(patch, lab_servers) -> None:
+    lab_servers.reset()
+    before = {name: _dpkg(host) for name, host in ACME_SERVERS.items()}
+    no = patch("patch", "apply", "-c", "acme", "--apply", "-o", "json", input="n\n")
+    assert no.exit_code == 1 and "Patch these" in no.output and "Aborted" in no.output
+    assert {name: _dpkg(host) for name, host in ACME_SERVERS.items()} == before
+    yes = patch("patch", "apply", "-c", "acme", "--apply", "--no-writeback", "-o", "json", input="y\n")
+    assert yes.exit_code == 0, yes.output
+    hosts = _hosts(yes.stdout)  # the plan shown before the question went to stderr
+    assert {h["state"] for h in hosts.values()} == {"COMPLIANT"}
+    patched = [name for name, h in hosts.items() if h["status"] == "patched"]
+    assert patched
+    for name in patched:
+        changed = sorted(f"{n}={v}" for n, v in _dpkg(ACME_SERVERS[name]).items() if before[name].get(n) != v)
+        assert sorted(hosts[name]["installed"]) == changed
+
+
+def test_no_batch_starts_once_the_cutoff_passes_mid_window(lab_servers, lab_netbox, tmp_path) -> None:
+    """The window opens a second before its cutoff; by the time the scan is done the cutoff has
+    passed (the rehearsal clock runs on), so no batch starts and nothing is touched."""
+    from tests.conftest import REPO
+
+    lab_servers.reset()
+    before = {name: _dpkg(host) for name, host in ACME_SERVERS.items()}
+    env = {**_window_env(lab_servers, lab_netbox, tmp_path), "MSPCTL_NOW_FLOWS": "1",
+           "MSPCTL_NOW": "2026-11-29T01:29:59+01:00"}  # acme: sat 22:00 for 4h, cutoff 30m before the end
+    res = subprocess.run(WINDOW, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert res.returncode == ExitCode.PARTIAL, res.stderr
+    run = json.loads(res.stdout)
+    assert run["stopped"] == "the window's cutoff passed (00:30 UTC)"
+    hosts = _hosts(res.stdout)
+    todo = [n for n, h in hosts.items() if h["status"] == "skipped"]
+    assert todo and all(hosts[n]["error"] == "not started: the window's cutoff passed (00:30 UTC)" for n in todo)
+    assert {name: _dpkg(host) for name, host in ACME_SERVERS.items()} == before  # nothing was touched
+
+
+def test_the_failure_share_stops_the_window_through_the_lab(patch, lab_servers) -> None:
+    """With the canary gate off, the failure share alone stops the rollout: 1 failed host of 5
+    is over a 10 % limit."""
+    lab_servers.reset()
+    gates = {"MSPCTL_PATCH_CANARY_MUST_PASS": "false", "MSPCTL_PATCH_MAX_FAIL_PERCENT": "10"}
+    plan = _hosts(patch("patch", "apply", "-c", "acme", "-o", "json").stdout)
+    [canary] = [h for h, r in plan.items() if r["batch"] == 1]
+    with _dpkg_lock_held(lab_servers, ACME_SERVERS[canary]):
+        res = patch("patch", "window", "-c", "acme", "--yes", "--no-writeback", "-o", "json",
+                    env={"MSPCTL_NOW": INSIDE, **gates})
+    assert res.exit_code == ExitCode.PARTIAL, res.output
+    run = json.loads(res.stdout)
+    assert run["stopped"] == "1 of 5 hosts failed, above the 10% limit"
+    hosts = _hosts(res.stdout)
+    assert hosts[canary]["status"] == "failed"
+    assert all(h["status"] in ("skipped", "compliant") for n, h in hosts.items() if n != canary)
+
+
+def test_a_host_whose_address_answers_with_another_host_key_is_refused_before_anything_runs(
+        patch, lab_servers, lab_netbox, patch_home) -> None:
+    """First contact pins each server's SSH host key under its NetBox object. When acme-db01's
+    NetBox address is then acme-web01's machine, SSH refuses it before any command runs."""
+    headers = {"Authorization": f"Token {lab_netbox.token}", "Accept": "application/json"}
+    api = f"{lab_netbox.url}/api/ipam/ip-addresses/"
+
+    def ip(address: str) -> dict:
+        (found,) = requests.get(api, params={"address": address}, headers=headers, timeout=30).json()["results"]
+        return found
+
+    def move(obj: dict, address: str) -> None:
+        requests.patch(f"{api}{obj['id']}/", json={"address": address}, headers=headers, timeout=30).raise_for_status()
+
+    lab_servers.reset()
+    first = patch("--refresh", "patch", "scan", "-c", "acme", "-o", "json")
+    assert {h["state"] for h in _hosts(first.stdout).values()} <= {"COMPLIANT", "NON_COMPLIANT", "PENDING_REBOOT"}
+    pins = patch_home / "state" / "mspctl" / "known_hosts"
+    assert len([line for line in pins.read_text().splitlines() if line.startswith("mspctl-")]) == len(ACME_SERVERS)
+    db, web = ip("10.250.0.13/32"), ip("10.250.0.12/32")
+    move(web, "10.250.0.99/32")  # web01's record moves away, db01's takes web01's machine
+    move(db, "10.250.0.12/32")
+    try:
+        res = patch("--refresh", "patch", "apply", "-c", "acme", "-o", "json")
+        hosts = _hosts(res.stdout)
+        db01 = hosts["acme-db01"]
+        assert db01["state"] == "FAILED" and db01["status"] == "failed" and db01["scan"] is None
+        reason = db01["compliance"]["reason"]
+        assert reason.startswith("MSP-PATCH-408") and "ssh-keygen -R mspctl-" in reason and str(pins) in reason
+        assert hosts["acme-app01"]["state"] != "FAILED"  # the others go on
+    finally:
+        move(db, "10.250.0.13/32")
+        move(web, "10.250.0.12/32")

@@ -69,6 +69,31 @@ def test_sigkill_at_each_step_is_found_unfinished_and_rolled_back_exactly(start:
 
 
 @pytest.mark.parametrize("device", [EOS, IOS])
+def test_a_rollback_killed_midway_is_found_unfinished_and_the_next_one_restores_exactly(start: Start, net, ctl,
+                                                                                       device) -> None:
+    before = ctl.config(device)
+    pushed = net("config", "push", "-c", "acme", "-l", device, "--apply", "--yes", "--force", "-o", "json")
+    assert pushed.exit_code == 0, pushed.output
+    push_id = json.loads(pushed.stdout)["run_id"]
+    assert _lines(ctl.config(device)) != _lines(before)
+    ctl.set_knobs(device, command_delay=0.3)
+    proc = start("config", "rollback", "--run", push_id, "--apply", "--yes")
+    rollback_id = proc.wait_for(device, "intent")  # killed once it starts on the device
+    proc.kill()
+    ctl.set_knobs(device, command_delay=0)
+    shown = net("runs", "show", rollback_id, "-o", "json")
+    assert shown.exit_code == 0, shown.output
+    record = json.loads(shown.stdout)
+    assert record["kind"] == "rollback" and record["params"]["unfinished"] is True
+    assert record["results"][device]["status"] == "unfinished"
+    again = net("config", "rollback", "--run", push_id, "--apply", "--yes", "-o", "json")
+    assert again.exit_code == 0, again.output
+    assert _status(json.loads(again.stdout))[device] in ("applied", "compliant")  # whatever the kill left
+    assert _lines(ctl.config(device)) == _lines(before)
+    assert ctl.info(device)["pending_revert"] is None
+
+
+@pytest.mark.parametrize("device", [EOS, IOS])
 def test_a_device_that_loses_mspctl_mid_change_reverts_by_itself(start: Start, net, ctl, device) -> None:
     before = ctl.config(device)
     ctl.set_knobs(device, minute_seconds=1, command_delay=0.3)  # its revert timer: 4 "minutes" = 4 s

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import REPO, kill_once_written
+from tests.conftest import REPO, kill_once_written, window_saved_hosts
 from tests.lab.demo_facts import ACME_SERVERS
 
 # Saturday 22:30 in Berlin: inside acme's window (sat 22:00 for 4h, cutoff 30m).
@@ -221,7 +221,7 @@ def test_killed_window_resumes_instead_of_restarting(lab_servers, lab_netbox, pa
     cmd = [str(Path(sys.executable).parent / "mspctl"), "patch", "window", "-c", "acme", "--yes", "--no-writeback",
            "-o", "json"]
     resume = state / "mspctl" / "windows" / "acme.json"
-    kill_once_written(cmd, env, resume)
+    kill_once_written(cmd, env, resume, until=lambda: bool(window_saved_hosts(resume)))  # after the canary
     saved = json.loads(resume.read_text())
     assert list(saved["hosts"]) == ["acme-backup01"]  # the canary batch
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)

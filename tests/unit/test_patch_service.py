@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fcntl
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -221,3 +221,144 @@ def test_the_canary_gate_can_be_turned_off():
                                    rollout_gates(settings, 5))
     assert stopped is None and runner.batches == [["a"], ["b", "c", "d", "e"]]
     assert [r.status for r in results] == ["failed", "patched", "patched", "patched", "patched"]
+
+
+def _scan(name: str, packages: dict[str, str], boot: str):
+    from mspctl.patch.model import HostScan
+
+    return HostScan(name, datetime.now(UTC), os_family="debian", package_manager="apt", installed=packages,
+                    boot_id=boot)
+
+
+class _DiesAfterInstallRunner(_FakeRunner):
+    """The apply fails after installing (the reboot step, say): no after-state comes back, but
+    the host, read again, has the new packages and a new boot id."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scanned: list[list[str]] = []
+
+    def apply(self, inventory, hosts, host_vars, on_event=None):
+        from mspctl.adapters.ansible import HostOutcome
+
+        self.batches.append(list(hosts))
+        return {h: HostOutcome(h, "failed", failed_step="reboot", error="reboot timed out") for h in hosts}
+
+    def scan(self, inventory, hosts, on_event=None):
+        self.scanned.append(list(hosts))
+        return {h: _scan(h, {"libc6": "2.36-9+deb12u9", "openssl": "3.0.15-1"}, "boot-2") for h in hosts}
+
+
+def test_a_host_that_failed_after_installing_is_read_again_and_its_packages_recorded():
+    from mspctl.patch.service import apply_batch
+    from mspctl.settings import Settings
+
+    batch = _hosts_needing("a")
+    batch[0].scan = _scan("a", {"libc6": "2.36-9+deb12u4", "openssl": "3.0.15-1"}, "boot-1")
+    runner = _DiesAfterInstallRunner()
+    (done,) = apply_batch(Settings(), runner, batch, 1)  # type: ignore[arg-type]
+    assert runner.scanned == [["a"]]
+    assert done.status == "failed" and done.failed_step == "reboot"
+    assert done.installed == ("libc6=2.36-9+deb12u9",) and done.rebooted is True
+    assert done.patched_at is not None and done.scan is not None and done.scan.boot_id == "boot-2"
+
+
+def test_a_host_that_cannot_be_read_again_says_what_it_got_is_unknown():
+    from mspctl.patch.service import apply_batch
+    from mspctl.settings import Settings
+
+    class Dark(_DiesAfterInstallRunner):
+        def scan(self, inventory, hosts, on_event=None):
+            from mspctl.patch.model import HostScan
+
+            return {h: HostScan(h, datetime.now(UTC), reachable=False, error="timed out") for h in hosts}
+
+    batch = _hosts_needing("a")
+    batch[0].scan = _scan("a", {"libc6": "2.36-9+deb12u4"}, "boot-1")
+    (done,) = apply_batch(Settings(), Dark(), batch, 1)  # type: ignore[arg-type]
+    assert done.installed == () and done.patched_at is None
+    assert done.error is not None and "packages it got before that are unknown" in done.error
+
+
+def test_in_flight_hosts_of_a_killed_window_are_found_again_from_the_host():
+    from mspctl.patch.window import _recover_in_flight
+
+    before = _scan("a", {"libc6": "2.36-9+deb12u4", "curl": "7.88.1-10"}, "boot-1")
+    saved = SavedWindow("patch-window-x", NOW, in_flight={
+        "a": {"batch": 2, "scan": before.to_dict()}, "b": {"batch": 2, "scan": before.to_dict()}})
+    a, b, c = _hosts_needing("abc")
+    a.scan = _scan("a", {"libc6": "2.36-9+deb12u9", "curl": "7.88.1-10", "libnew1": "1.0"}, "boot-7")
+    b.scan = None  # unreadable now: stays in flight, nothing is claimed for it
+    c.scan = _scan("c", {"curl": "8"}, "boot-9")  # never in flight
+    found = _recover_in_flight(saved, [a, b, c])
+    assert set(found) == {"a"}
+    assert found["a"].batch == 2 and found["a"].rebooted is True
+    assert found["a"].installed == ("libc6=2.36-9+deb12u9", "libnew1=1.0")
+
+
+def test_resume_state_keeps_the_batch_in_flight(tmp_path):
+    lock = WindowLock(tmp_path, "acme")
+    lock.save(SavedWindow("patch-window-x", NOW, {}, "2026-11-28T21:00:00+00:00",
+                          {"a": {"batch": 1, "scan": _scan("a", {"x": "1"}, "b1").to_dict()}}))
+    saved = lock.saved()
+    assert saved is not None and saved.in_flight["a"]["batch"] == 1
+    assert saved.in_flight["a"]["scan"]["installed"] == {"x": "1"}
+
+
+def test_host_keys_are_pinned_per_netbox_object_in_a_private_file(tmp_path):
+    import os
+    import stat
+
+    from mspctl.patch.service import ansible_inventory, host_key_alias
+    from mspctl.settings import NetBoxSettings, PatchSettings, Settings
+
+    pins = tmp_path / "state" / "known_hosts"
+    settings = Settings(netbox=NetBoxSettings(url="https://netbox.example"), patch=PatchSettings(known_hosts=pins))
+    a, b = _hosts_needing("ab")
+    a.host.asset.primary_ip = b.host.asset.primary_ip = "10.0.0.5"  # one address, two NetBox objects
+    hosts = ansible_inventory(settings, [a.host, b.host])["all"]["hosts"]
+    args = {name: hv["ansible_ssh_extra_args"] for name, hv in hosts.items()}
+    assert f"HostKeyAlias={host_key_alias(settings, 'vm', a.host.asset.id)}" in args["a"]
+    assert f"HostKeyAlias={host_key_alias(settings, 'vm', b.host.asset.id)}" in args["b"]
+    assert args["a"] != args["b"] and f"UserKnownHostsFile={pins}" in args["a"]
+    assert "StrictHostKeyChecking=accept-new" in args["a"]
+    assert stat.S_IMODE(os.stat(pins).st_mode) == 0o600 and stat.S_IMODE(os.stat(pins.parent).st_mode) == 0o700
+    other = Settings(netbox=NetBoxSettings(url="https://other.example"), patch=PatchSettings(known_hosts=pins))
+    assert host_key_alias(other, "vm", 1) != host_key_alias(settings, "vm", 1)  # one pin file, two NetBoxes
+    off = Settings(patch=PatchSettings(host_keys="ssh", known_hosts=pins))
+    assert "ansible_ssh_extra_args" not in ansible_inventory(off, [a.host])["all"]["hosts"]["a"]
+
+
+def test_a_changed_host_key_fails_the_host_with_a_way_out():
+    from mspctl.patch.model import HostScan
+    from mspctl.patch.service import evaluate_scans
+    from mspctl.settings import Settings
+
+    (a,) = _hosts_needing("a")
+    refused = HostScan("a", NOW, reachable=False,
+                       error="Failed to connect to the host via ssh: Host key verification failed.")
+    dark = HostScan("a", NOW, reachable=False, error="Failed to connect to the host via ssh: timed out")
+    (r,) = evaluate_scans(Settings(), [a.host], {"a": refused}, NOW, timedelta(days=7))
+    assert r.compliance.state == "FAILED" and r.scan is None
+    assert r.compliance.reason.startswith("MSP-PATCH-408") and "ssh-keygen -R mspctl-" in r.compliance.reason
+    (r,) = evaluate_scans(Settings(), [a.host], {"a": dark}, NOW, timedelta(days=7))
+    assert r.compliance.state == "UNREACHABLE"
+
+
+def test_host_keys_setting_is_checked_with_its_line(tmp_path):
+    from mspctl.settings import load_settings
+
+    (tmp_path / "mspctl.toml").write_text('[patch]\nforks = 5\nhost_keys = "off"\n')
+    with pytest.raises(ConfigError, match=r"mspctl.toml:3: patch.host_keys = 'off'"):
+        load_settings(env={}, cwd=tmp_path)
+
+
+def test_patch_settings_from_the_environment(tmp_path):
+    from mspctl.settings import load_settings
+
+    s = load_settings(env={"MSPCTL_PATCH_MAX_FAIL_PERCENT": "10", "MSPCTL_PATCH_CANARY_MUST_PASS": "false",
+                           "MSPCTL_PATCH_HOST_KEYS": "ssh"}, cwd=tmp_path)
+    assert (s.patch.max_fail_percent, s.patch.canary_must_pass, s.patch.host_keys) == (10, False, "ssh")
+    assert "$MSPCTL_PATCH_MAX_FAIL_PERCENT" in s.sources
+    with pytest.raises(ConfigError, match="MSPCTL_PATCH_CANARY_MUST_PASS='maybe': expected true or false"):
+        load_settings(env={"MSPCTL_PATCH_CANARY_MUST_PASS": "maybe"}, cwd=tmp_path)
