@@ -394,6 +394,9 @@ def test_a_host_whose_address_answers_with_another_host_key_is_refused_before_an
         patch, lab_servers, lab_netbox, patch_home) -> None:
     """First contact pins each server's SSH host key under its NetBox object. When acme-db01's
     NetBox address is then acme-web01's machine, SSH refuses it before any command runs."""
+    from mspctl.patch.service import host_key_alias
+    from mspctl.settings import NetBoxSettings, Settings
+
     headers = {"Authorization": f"Token {lab_netbox.token}", "Accept": "application/json"}
     api = f"{lab_netbox.url}/api/ipam/ip-addresses/"
 
@@ -408,7 +411,9 @@ def test_a_host_whose_address_answers_with_another_host_key_is_refused_before_an
     first = patch("--refresh", "patch", "scan", "-c", "acme", "-o", "json")
     assert {h["state"] for h in _hosts(first.stdout).values()} <= {"COMPLIANT", "NON_COMPLIANT", "PENDING_REBOOT"}
     pins = patch_home / "state" / "mspctl" / "known_hosts"
-    assert len([line for line in pins.read_text().splitlines() if line.startswith("mspctl-")]) == len(ACME_SERVERS)
+    this_netbox = host_key_alias(Settings(netbox=NetBoxSettings(url=lab_netbox.url)), "vm", 0).rsplit("-", 2)[0]
+    pinned = {line.split()[0] for line in pins.read_text().splitlines() if line.startswith(f"{this_netbox}-")}
+    assert len(pinned) == len(ACME_SERVERS)  # one pin per NetBox object (another NetBox URL: other pins)
     db, web = ip("10.250.0.13/32"), ip("10.250.0.12/32")
     move(web, "10.250.0.99/32")  # web01's record moves away, db01's takes web01's machine
     move(db, "10.250.0.12/32")

@@ -390,14 +390,24 @@ def test_a_device_lost_for_its_rollback_too_reverts_by_itself(net, ctl) -> None:
 
 
 def test_rollback_of_a_record_from_before_snapshots_restores_all_but_the_scrubbed_lines(net, ctl, lab_netbox,
-                                                                                       records_path) -> None:
+                                                                                       records_path,
+                                                                                       tmp_path) -> None:
     """A push recorded by an earlier mspctl (no snapshot, a scrubbed pre-change config): the
-    feature is restored line by line; the one scrubbed line is left to the operator."""
+    feature is restored line by line; the one scrubbed line is left to the operator. (The MSP's
+    features here own whole vty sections, as the default did then.)"""
     from datetime import UTC, datetime
 
     import requests
 
     from mspctl.records import RecordStore, RunRecord
+    from tests.conftest import REPO
+
+    features = (REPO / "templates" / "features.yml").read_text()
+    whole_vty = features.replace("    scope: intended\n    children: [exec-timeout, login, transport input]\n", "")
+    assert whole_vty != features
+    (tmp_path / "features.yml").write_text(whole_vty)
+    (tmp_path / "xdg" / "mspctl").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "xdg" / "mspctl" / "mspctl.toml").write_text(f'[config]\nfeatures = "{tmp_path / "features.yml"}"\n')
 
     device = "acme-edge-rtr1"
     found = requests.get(f"{lab_netbox.url}/api/dcim/devices/", params={"name": device}, timeout=30,
