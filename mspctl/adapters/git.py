@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mspctl.errors import MspctlError
+from mspctl.files import private_dir
 
 
 class GitError(MspctlError):
@@ -31,11 +32,12 @@ class GitRepo:
         return proc
 
     def ensure(self) -> None:
-        """Create the repository on first use."""
+        """Create the repository on first use; it is private to the user (the folder 0700, and git
+        keeps its own files 0600), as backups of device configs should be."""
+        private_dir(self.path)
         if (self.path / ".git").is_dir():
             return
-        self.path.mkdir(parents=True, exist_ok=True)
-        self._git("init", "-q", "-b", "main")
+        self._git("init", "-q", "-b", "main", "--shared=0600")
 
     def commit_all(self, message: str) -> str | None:
         """Stage everything and commit; None when nothing changed (no empty commits)."""

@@ -118,3 +118,25 @@ def test_rest_path_gives_the_same_inventory_as_graphql(mspctl, tmp_path: Path):
     via_rest = _listing(mspctl("--config", str(cfg), "--refresh", "inventory", "list", "-A", "-o", "json"))
     assert via_rest["assets"] == via_graphql["assets"]
     assert len(via_rest["assets"]) == sum(d + v for d, v in CLIENTS.values())
+
+
+def test_a_token_never_sees_another_tokens_cache(mspctl, lab_netbox, tmp_path: Path):
+    """The admin fills the cache; a bogus token within the TTL is refused by NetBox instead of
+    being served that cache, a token without permissions is refused too, and the admin's view
+    stays whole and private."""
+    import os
+    import stat
+
+    admin = _listing(mspctl("inventory", "list", "-A", "-o", "json"))
+    assert {a["client"] for a in admin["assets"]} >= set(CLIENTS)
+    bogus = mspctl("inventory", "list", "-A", "-o", "json", env={"NETBOX_TOKEN": "nbt_bogus.AAAA"})
+    assert bogus.exit_code == 11 and "MSP-NB-401" in bogus.stderr, bogus.output
+    empty = mspctl("--cache-ttl", "0", "inventory", "list", "-A", "-o", "json",
+                   env={"NETBOX_TOKEN": lab_netbox.no_permission_token})
+    assert empty.exit_code == 11 and "MSP-NB-403" in empty.stderr, empty.output  # never the admin's data
+    again = _listing(mspctl("inventory", "list", "-A", "-o", "json"))
+    assert again["evidence"]["source"] == "cache" and again["assets"] == admin["assets"]
+    folder = tmp_path / "cache"
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    for f in folder.iterdir():
+        assert stat.S_IMODE(os.stat(f).st_mode) & 0o077 == 0, f
