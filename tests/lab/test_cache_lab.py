@@ -140,3 +140,18 @@ def test_a_token_never_sees_another_tokens_cache(mspctl, lab_netbox, tmp_path: P
     assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
     for f in folder.iterdir():
         assert stat.S_IMODE(os.stat(f).st_mode) & 0o077 == 0, f
+
+
+@pytest.mark.parametrize("graphql", ["true", "false"])
+def test_a_page_size_above_the_servers_maximum_reads_every_asset(mspctl, lab_brownfield, tmp_path: Path, graphql):
+    """The brownfield NetBox serves at most 10 rows a page (MAX_PAGE_SIZE); mspctl asks for 1000."""
+    nb = NetBoxREST(lab_brownfield.url, lab_brownfield.token)
+    counts = [nb.s.get(f"{nb.url}/api/{path}/", params={"limit": 1}, timeout=30).json()["count"]
+              for path in ("dcim/devices", "virtualization/virtual-machines")]
+    assert sum(counts) > 10
+    cfg = tmp_path / "big-pages.toml"
+    cfg.write_text(f"[netbox]\ngraphql = {graphql}\npage_size = 1000\n")
+    listing = _listing(mspctl("--config", str(cfg), "--refresh", "inventory", "list", "-A", "-o", "json",
+                              env={"NETBOX_API": lab_brownfield.url, "NETBOX_TOKEN": lab_brownfield.token}))
+    assert len(listing["assets"]) == sum(counts)
+    assert {a["client"] for a in listing["assets"]} >= {"hooli", *CLIENTS}
