@@ -142,7 +142,8 @@ def audit(settings: Settings, inventory: InventoryService, flt: AssetFilter, sou
     from mspctl.inventory.platforms import PlatformMap
     from mspctl.render.service import render_intended
 
-    features = select_features(settings.path(settings.config.features), feature_names)
+    features = select_features(settings.path(settings.config.features), feature_names,
+                               PlatformMap(settings.platforms))
     assets = network_devices(inventory, flt, mode, PlatformMap(settings.platforms))
     rendered = render_intended(settings, inventory, assets, mode)
     targets, unreachable = plan(settings, inventory, assets) if source == "live" else ({}, {})
