@@ -44,6 +44,9 @@ SEEDS = {"demo": [HERE / "seed_common.py", HERE / "seed_demo.py"],
          "bench": [HERE / "seed_common.py", HERE / "seed_demo.py", HERE / "seed_bench.py"],
          "brownfield": [HERE / "seed_common.py", HERE / "seed_demo.py", HERE / "seed_brownfield.py"]}
 PORTS = {"demo": BASE_PORT, "bench": BASE_PORT + 1, "brownfield": BASE_PORT + 2}
+# NetBox's default is 1000. The brownfield NetBox is small on purpose, so paging, and mspctl's
+# clamping of a page size above the server's maximum, are exercised on every read of it.
+MAX_PAGE_SIZE = {"brownfield": 10}
 
 VENV = LAB_HOME / f"nb-{NETBOX_VERSION}"
 STATE_FILE = LAB_HOME / "state.json"
@@ -124,7 +127,8 @@ def ensure_venv() -> None:
     marker.write_text(NETBOX_VERSION)
 
 
-def write_configuration(state: dict[str, str], dataset: str) -> None:
+def write_configuration(state: dict[str, str], dataset: str) -> bool:
+    """Write the data set's configuration.py; True when it changed (a running NetBox must restart)."""
     redis_db = 10 + 2 * sorted(SEEDS).index(dataset)
     conf = root(dataset) / "conf"
     conf.mkdir(parents=True, exist_ok=True)
@@ -146,15 +150,17 @@ API_TOKEN_PEPPERS = {{1: "{state['pepper']}"}}
 # No internet here: no census, no release check.
 CENSUS_REPORTING_ENABLED = False
 RELEASE_CHECK_URL = None
-MAX_PAGE_SIZE = 1000
+MAX_PAGE_SIZE = {MAX_PAGE_SIZE.get(dataset, 1000)}
 PAGINATE_COUNT = 100
 TIME_ZONE = "UTC"
 LOGIN_REQUIRED = True
 '''
     path = conf / "configuration.py"
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
-        os.chmod(path, 0o600)
+    if path.exists() and path.read_text() == text:
+        return False
+    path.write_text(text)
+    os.chmod(path, 0o600)
+    return True
 
 
 def netbox_env(dataset: str) -> dict[str, str]:
@@ -322,7 +328,8 @@ def up(dataset: str = "demo", workers: int = 3, fresh: bool = False) -> dict[str
     services.ensure_redis()
     ensure_venv()
     state = load_state()
-    write_configuration(state, dataset)
+    if write_configuration(state, dataset):
+        stop_gunicorn(dataset)  # a running NetBox still has the old settings
     ensure_database(state, dataset, fresh)
     start_gunicorn(dataset, workers)
     wait_ready(state, dataset)

@@ -97,6 +97,13 @@ class NetBoxUnreachableError(NetBoxError):
     exit_code = ExitCode.UNREACHABLE
 
 
+class NetBoxIncompleteError(NetBoxError):
+    """NetBox's rows did not add up to its own count: a read is all or an error, never partial."""
+
+    code = "MSP-NB-206"
+    exit_code = ExitCode.UNREACHABLE
+
+
 class NetBoxAuthError(NetBoxError):
     code = "MSP-NB-401"
     exit_code = ExitCode.AUTH

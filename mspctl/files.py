@@ -33,3 +33,17 @@ def private_file(path: Path) -> Path:
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
     os.chmod(path, 0o600)
     return path
+
+
+def read_text(path: Path) -> str:
+    """A settings or repository file as UTF-8 text. Raises ConfigError naming ``file:line`` of
+    the first byte that is not UTF-8 (a file saved in another encoding)."""
+    from mspctl.errors import ConfigError
+
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 (byte {raw[exc.start]:#04x})",
+                          hint="save the file as UTF-8") from None

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from mspctl.errors import MspctlError, NotFoundError
+from mspctl.files import private_file
 from mspctl.redact import redact
 
 _SCHEMA = """
@@ -124,7 +125,7 @@ class RecordStore:
         self._seq: dict[str, int] = {}
         self.recovered: list[RunRecord] = []  # runs found abandoned and sealed when this store opened
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(path)  # 0600 in a 0700 folder: records name devices, hosts and changes
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
             self._db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:

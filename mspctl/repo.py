@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from mspctl.errors import ConfigError
+from mspctl.files import read_text
 from mspctl.model import ClientSettings, MaintenanceWindow
 from mspctl.settings import parse_duration
 
@@ -52,7 +53,7 @@ class YamlDoc:
     def compose(self) -> yaml.Node | None:
         """The file's single document as nodes (None if empty). Raises `error` on bad YAML or I/O."""
         try:
-            return yaml.compose(self.path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+            return yaml.compose(read_text(self.path), Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else 1

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mspctl.errors import ConfigError
+from mspctl.files import read_text
 from mspctl.redact import register_secret
 
 FILE_NAME = "mspctl.toml"
@@ -196,7 +197,7 @@ def parse_duration(value: int | str, where: str) -> int:
 def read_file(path: Path) -> dict[str, Any]:
     """Parse and validate one settings file. Errors start with ``file:line:``."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read settings file: {exc.strerror}") from None
     try:
@@ -231,6 +232,10 @@ def read_file(path: Path) -> dict[str, Any]:
             if not isinstance(item, expected) or (expected is not bool and isinstance(item, bool)):
                 names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
                 raise ConfigError(f"{path}:{line}: {section}.{key} must be {names}, not {type(item).__name__}")
+            problem = _range_problem(section, key, item) or (_url_problem(item) if (section, key) == ("netbox", "url")
+                                                              else None)
+            if problem:
+                raise ConfigError(f"{path}:{line}: {section}.{key} = {item!r} {problem}")
             if (section, key) == ("patch", "host_keys") and item not in HOST_KEY_MODES:
                 raise ConfigError(f"{path}:{line}: patch.host_keys = {item!r}: expected one of "
                                   f"{', '.join(HOST_KEY_MODES)}",
@@ -246,6 +251,31 @@ def read_file(path: Path) -> dict[str, Any]:
 
 
 HOST_KEY_MODES = ("pin", "ssh")
+# (section, key) -> (lowest, highest; None: no bound, inclusive) for numbers that have a sane range.
+_RANGES: dict[tuple[str, str], tuple[float, float | None]] = {
+    ("netbox", "timeout"): (0.1, 3600), ("netbox", "page_size"): (1, 100_000), ("netbox", "workers"): (1, 64),
+    ("devices", "ssh_port"): (1, 65535), ("devices", "workers"): (1, 1024), ("devices", "timeout"): (0.1, 3600),
+    ("devices", "retries"): (0, 10),
+    ("patch", "forks"): (1, 1000), ("patch", "canary"): (0, None), ("patch", "batch_size"): (0, None),
+    ("patch", "max_fail_percent"): (0, 100),
+}
+
+
+def _range_problem(section: str, key: str, value: Any) -> str | None:
+    """Why `value` is out of range for ``section.key`` (None: fine, or no range to check)."""
+    bounds = _RANGES.get((section, key))
+    if bounds is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    low, high = bounds
+    if value < low or (high is not None and value > high):
+        return f"must be {low:g} to {high:g}" if high is not None else f"must be {low:g} or more"
+    return None
+
+
+def _url_problem(url: Any) -> str | None:
+    if isinstance(url, str) and url and not re.match(r"^https?://[^/\s]+", url):
+        return "must start with http:// or https:// and name a host"
+    return None
 
 
 
@@ -393,6 +423,14 @@ def load_settings(
     for key in ("ssh_config", "state", "known_hosts"):  # like the stores above: beside the file that names them
         if key in patch and not patch[key].is_absolute():
             patch[key] = repo_root / patch[key]
+    for (section, key) in _RANGES:  # values from the environment and flags (files were checked above)
+        value = (nb if section == "netbox" else patch if section == "patch" else data.get(section, {})).get(key)
+        problem = _range_problem(section, key, value)
+        if problem:
+            raise ConfigError(f"{section}.{key} = {value!r} (from the environment or a flag) {problem}")
+    problem = _url_problem(nb.get("url"))
+    if problem:
+        raise ConfigError(f"NetBox URL {nb['url']!r} {problem}", hint="e.g. NETBOX_API=https://netbox.example.net")
     return Settings(
         netbox=NetBoxSettings(**nb),
         cache=CacheSettings(**cache),

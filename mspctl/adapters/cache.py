@@ -1,12 +1,16 @@
-"""The embedded inventory cache: one SQLite file per NetBox URL.
+"""The embedded inventory cache: one SQLite file per NetBox URL and token.
 
-Writes happen in single transactions, so a failed refresh leaves the previous inventory
-intact. The token is never stored; the file name is a hash of the URL.
+A token only ever sees what NetBox gave that token: another token (an admin's, or one limited to
+one tenant) has a cache of its own, so it can neither read this one's data nor make it look
+removed. The token is never stored: the file name is a hash of the URL and a keyed hash (HMAC,
+the token as key) of it. Folder 0700, file 0600. Writes happen in single transactions, so a
+failed refresh leaves the previous inventory intact.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import sqlite3
 import time
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mspctl.errors import CacheError
+from mspctl.files import private_file
 from mspctl.model import Asset, Client
 
 SCHEMA_VERSION = "2"
@@ -34,11 +39,18 @@ class SyncState:
     since: str  # NetBox server time at the start of that sync, for `last_updated__gte`
 
 
+def cache_name(netbox_url: str, token: str | None) -> str:
+    """The cache file of one NetBox URL as one token sees it: ``<url hash>-<token identity>.sqlite``."""
+    url = hashlib.sha256(netbox_url.encode()).hexdigest()[:16]
+    identity = hmac.new((token or "").encode(), netbox_url.encode(), hashlib.sha256).hexdigest()[:16]
+    return f"{url}-{identity}.sqlite"
+
+
 class InventoryCache:
-    def __init__(self, folder: Path, netbox_url: str) -> None:
-        self.path = folder / f"{hashlib.sha256(netbox_url.encode()).hexdigest()[:16]}.sqlite"
+    def __init__(self, folder: Path, netbox_url: str, token: str | None = None) -> None:
+        self.path = folder / cache_name(netbox_url, token)
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            private_file(self.path)
             self._db = sqlite3.connect(self.path, isolation_level=None)
             self._db.executescript(_SCHEMA)
             version = self._meta("schema_version")
@@ -109,13 +121,16 @@ class InventoryCache:
                           != (d,) for k, i, d in rows)
             self._db.executemany("INSERT OR REPLACE INTO assets VALUES (?, ?, ?)", rows)
             cur = self._db.executemany("DELETE FROM assets WHERE kind=? AND id=?", list(removed))
+            clients_differ = False
             if clients is not None:
-                self._db.execute("DELETE FROM clients")
-                self._db.executemany("INSERT INTO clients VALUES (?, ?)",
-                                     [(c.slug, json.dumps(c.to_dict())) for c in clients])
+                fresh = sorted((c.slug, json.dumps(c.to_dict())) for c in clients)
+                clients_differ = fresh != sorted(self._db.execute("SELECT slug, data FROM clients").fetchall())
+                if clients_differ:
+                    self._db.execute("DELETE FROM clients")
+                    self._db.executemany("INSERT INTO clients VALUES (?, ?)", fresh)
             self._set_meta("since", since)
             self._set_meta("synced_at", repr(time.time()))
-            if differs or cur.rowcount or clients is not None:
+            if differs or cur.rowcount or clients_differ:
                 self._bump()
 
     def get_render(self, key: str) -> tuple[int, str] | None:

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import logging
 import os
 import subprocess
+import time
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mspctl.errors import MspctlError
+from mspctl.errors import MspctlError, RefusedError
+from mspctl.files import private_dir, private_file
+
+log = logging.getLogger(__name__)
+
+
+class RepoLockedError(RefusedError):
+    code = "MSP-GIT-409"
 
 
 class GitError(MspctlError):
@@ -31,11 +43,12 @@ class GitRepo:
         return proc
 
     def ensure(self) -> None:
-        """Create the repository on first use."""
+        """Create the repository on first use; it is private to the user (the folder 0700, and git
+        keeps its own files 0600), as backups of device configs should be."""
+        private_dir(self.path)
         if (self.path / ".git").is_dir():
             return
-        self.path.mkdir(parents=True, exist_ok=True)
-        self._git("init", "-q", "-b", "main")
+        self._git("init", "-q", "-b", "main", "--shared=0600")
 
     def commit_all(self, message: str) -> str | None:
         """Stage everything and commit; None when nothing changed (no empty commits)."""
@@ -44,6 +57,61 @@ class GitRepo:
             return None
         self._git("commit", "-q", "-m", message)
         return self._git("rev-parse", "HEAD").stdout.strip()
+
+    def commit_paths(self, paths: Sequence[str], message: str) -> str | None:
+        """Commit exactly `paths` as they are in the working tree (whatever else is staged or
+        changed stays out of it); None when none of them differs from HEAD."""
+        if not paths:
+            return None
+        self._git("add", "-A", "--", *paths)
+        if self._git("diff", "--cached", "--quiet", "HEAD", "--", *paths, check=False).returncode == 0 \
+                and self.head() is not None:
+            return None
+        self._git("commit", "-q", "-m", message, "--", *paths)
+        return self.head()
+
+    def head(self) -> str | None:
+        out = self._git("rev-parse", "--verify", "-q", "HEAD", check=False)
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    def committed(self, relpath: str) -> str | None:
+        """`relpath` as the last commit has it (None: not in HEAD, or no commit yet)."""
+        out = self._git("show", f"HEAD:{relpath}", check=False)
+        return out.stdout if out.returncode == 0 else None
+
+    @contextlib.contextmanager
+    def locked(self, wait: float) -> Iterator[None]:
+        """Hold the repository's lock (one mspctl writer at a time), waiting up to `wait` seconds.
+
+        Raises RepoLockedError when another process keeps it. Under the lock, a git
+        ``index.lock`` can only be a killed git's leftover: it is removed, with a warning."""
+        self.ensure()
+        path = self.path / ".git" / "mspctl.lock"
+        fh = private_file(path).open("a+")
+        deadline = time.monotonic() + wait
+        try:
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        fh.seek(0)
+                        holder = fh.read().strip() or "another process"
+                        raise RepoLockedError(f"{self.path}: the backups repository is in use ({holder}); "
+                                              f"waited {wait:.0f}s", hint="run again when it is done") from None
+                    time.sleep(0.2)
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC\n")
+            fh.flush()
+            stale = self.path / ".git" / "index.lock"
+            if stale.exists():
+                log.warning("%s: removing a stale git lock left by a killed git process", stale)
+                stale.unlink(missing_ok=True)
+            yield
+        finally:
+            fh.close()  # releases the lock
 
     def last_commit_time(self, relpath: str) -> datetime | None:
         out = self._git("log", "-1", "--format=%cI", "--", relpath, check=False).stdout.strip()

@@ -23,6 +23,7 @@ from mspctl.errors import (
     InvalidFilterError,
     NetBoxAuthError,
     NetBoxError,
+    NetBoxIncompleteError,
     NetBoxPermissionError,
     NetBoxUnreachableError,
     UnknownDeviceError,
@@ -242,19 +243,27 @@ class NetBoxSource:
         size = self.settings.page_size
         assets: list[Asset] = []
         with ThreadPoolExecutor(max_workers=max(2, self.settings.workers)) as pool:
-            # Counts and each kind's first page start together; the other pages follow the counts.
+            # Counts and each kind's first page start together; the other pages follow them (the
+            # first page also tells the server's real page size, see `page_step`).
             counts = {kind: pool.submit(self._count, ep) for kind, ep in ENDPOINTS.items()}
-            pages = [(kind, pool.submit(self._graphql_page, kind, 0, size)) for kind in GRAPHQL]
+            firsts = {kind: pool.submit(self._graphql_page, kind, 0, size) for kind in GRAPHQL}
             totals = {kind: fut.result()[0] for kind, fut in counts.items()}
-            pages += [(kind, pool.submit(self._graphql_page, kind, off, size))
-                      for kind in GRAPHQL for off in range(size, totals[kind], size)]
+            pages = [(kind, firsts[kind]) for kind in GRAPHQL]
+            for kind in GRAPHQL:
+                step = page_step(size, len(firsts[kind].result()), totals[kind])
+                pages += [(kind, pool.submit(self._graphql_page, kind, off, step))
+                          for off in range(step, totals[kind], step)]
             total, done = sum(totals.values()), 0
+            read: dict[str, int] = {}
             for kind, fut in pages:
                 rows = fut.result()
                 assets.extend(asset_from_record(kind, r) for r in rows)
+                read[kind] = read.get(kind, 0) + len(rows)
                 done += len(rows)
                 if progress:
                     progress("devices and VMs", done, total)
+            for kind in GRAPHQL:
+                check_complete(f"GraphQL {GRAPHQL[kind][0]}", read.get(kind, 0), totals[kind])
             mark = _iso(counts["device"].result()[1])
         return assets, mark
 
@@ -393,10 +402,13 @@ class NetBoxSource:
         return asset_from_record(kind, results[0])
 
     def _paged(self, path: str, params: dict[str, Any], progress: ProgressFn | None) -> list[dict[str, Any]]:
-        size = self.settings.page_size
-        first, _ = self._get(path, {**params, "limit": size, "offset": 0})
+        """Every row of `path`: the first page, then the rest in parallel. A server that gives
+        fewer rows per page than asked (its MAX_PAGE_SIZE) sets the step; the rows read must add
+        up to the count NetBox reports, else NetBoxIncompleteError (never a partial success)."""
+        first, _ = self._get(path, {**params, "limit": self.settings.page_size, "offset": 0})
         total = int(first.get("count") or 0)
         rows: list[dict[str, Any]] = list(first.get("results") or [])
+        size = page_step(self.settings.page_size, len(rows), total)
         if progress:
             progress(path, len(rows), total)
         offsets = list(range(size, total, size))
@@ -407,7 +419,22 @@ class NetBoxSource:
                     rows.extend(page.get("results") or [])
                     if progress:
                         progress(path, len(rows), total)
+        check_complete(path, len(rows), total)
         return rows
+
+
+def page_step(asked: int, got: int, total: int) -> int:
+    """The page size to step by: NetBox clamps `limit` to its MAX_PAGE_SIZE without saying so, so
+    a first page shorter than asked, of a larger total, is the server's real page size."""
+    return got if 0 < got < asked and total > got else asked
+
+
+def check_complete(what: str, read: int, total: int) -> None:
+    if read != total:
+        raise NetBoxIncompleteError(
+            f"NetBox reported {total} rows for {what} but {read} were read: the data changed while it was "
+            "being read, or pages were lost", hint="run again; if it persists, check a proxy or NetBox's "
+                                                    "MAX_PAGE_SIZE against [netbox] page_size")
 
 
 def _value(choice: Any) -> str | None:

@@ -17,7 +17,8 @@ from mspctl.adapters.git import GitRepo
 from mspctl.adapters.netmiko import DeviceSession, DeviceTarget
 from mspctl.backup.scrub import Scrubber
 from mspctl.drift.configtext import clean
-from mspctl.executor import Event, Executor, TaskContext
+from mspctl.errors import RefusedError
+from mspctl.executor import Event, Executor, TargetResult, TaskContext
 from mspctl.model import Asset
 from mspctl.records import RecordStore, RunRecord, new_run_id
 
@@ -68,7 +69,24 @@ def run_backup(assets: Sequence[Asset], targets: dict[str, DeviceTarget], unreac
         return fetch_config(targets[ctx.target], ctx.timeout, scrub)
 
     results = {r.target: r for r in executor.run(names, task, on_event)}
-    repo.ensure()
+    try:
+        with repo.locked(LOCK_WAIT):
+            return _store(assets, results, unreachable, repo, records, run_id, started)
+    except RefusedError as exc:  # another run holds the repository: recorded, nothing written
+        records.save(RunRecord(run_id, "backup", started, datetime.now(UTC),
+                               {"repo": str(repo.path), "refused": f"{exc.code}: {exc.message}"}, {}, {}))
+        raise
+
+
+# How long a backup waits for another run on the same repository before it gives up (seconds).
+LOCK_WAIT = 120.0
+
+
+def _store(assets: Sequence[Asset], results: dict[str, TargetResult[str]], unreachable: dict[str, tuple[str, str]],
+           repo: GitRepo, records: RecordStore, run_id: str, started: datetime) -> BackupRun:
+    """Write this run's configs and commit them (under the repository lock). A device's status is
+    judged against the last commit, not the working tree, so a file a killed run left behind is
+    this run's change only if it still differs from HEAD, and the commit holds only this run's files."""
     devices: list[DeviceBackup] = []
     for asset in assets:
         rel = backup_path(asset)
@@ -81,9 +99,9 @@ def run_backup(assets: Sequence[Asset], targets: dict[str, DeviceTarget], unreac
             devices.append(DeviceBackup(asset, "failed", rel, res.error, res.error_type, res.duration, res.attempts))
             continue
         dest = repo.path / rel
-        old = dest.read_text(encoding="utf-8") if dest.exists() else None
+        old = repo.committed(rel)
         status: BackupStatus = "new" if old is None else ("unchanged" if old == res.value else "changed")
-        if status != "unchanged":
+        if not dest.exists() or dest.read_text(encoding="utf-8") != res.value:
             from mspctl.files import write_atomic
 
             write_atomic(dest, res.value)
@@ -92,7 +110,7 @@ def run_backup(assets: Sequence[Asset], targets: dict[str, DeviceTarget], unreac
     message = (f"backup {run_id}: {summary['new']} new, {summary['changed']} changed, "
                f"{summary['unchanged']} unchanged, {summary['failed']} failed\n\n" +
                "".join(f"failed: {d.asset.name}: {d.error}\n" for d in devices if d.status == "failed"))
-    commit = repo.commit_all(message)
+    commit = repo.commit_paths([d.path for d in devices if d.path and d.status in ("new", "changed")], message)
     finished = datetime.now(UTC)
     records.save(RunRecord(run_id, "backup", started, finished, {"repo": str(repo.path)},
                            {**summary, "commit": commit},

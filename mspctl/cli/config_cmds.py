@@ -77,7 +77,10 @@ def backup_cmd(app: App, /, **flt: Any) -> None:
     \b
     Files: <backups>/<client>/<device>.cfg, cleaned of volatile lines and scrubbed of secrets,
     so an unchanged device makes no commit. A failed device keeps its previous backup.
-    Exit: 0 all backed up, 3 some devices failed.
+    Changes are judged against the last commit, and a commit holds only this run's files. One
+    run at a time per repository: another waits up to 2 minutes, then exits 6 (MSP-GIT-409),
+    recorded; a stale git index.lock is removed and named.
+    Exit: 0 all backed up, 3 some devices failed, 6 the repository stayed busy.
     """
     from mspctl.adapters.git import GitRepo
     from mspctl.backup.service import run_backup

@@ -26,6 +26,8 @@ import yaml
 
 from mspctl.drift.configtext import Line
 from mspctl.errors import ConfigError
+from mspctl.files import read_text
+from mspctl.inventory.platforms import PlatformMap
 from mspctl.model import Asset
 
 _KEYS = {"name", "platforms", "lines", "sections", "targets", "description", "scope", "children"}
@@ -82,11 +84,11 @@ class Feature:
         return Line(line.text, keep)
 
 
-def select_features(path: Path, names: Sequence[str] = ()) -> list[Feature]:
+def select_features(path: Path, names: Sequence[str] = (), platforms: PlatformMap | None = None) -> list[Feature]:
     """The features defined in `path`, or only `names` of them (unknown names are a usage error)."""
     from mspctl.errors import UsageError
 
-    features = load_features(path)
+    features = load_features(path, platforms)
     unknown = sorted(set(names) - {f.name for f in features})
     if unknown:
         raise UsageError(f"unknown feature(s) {', '.join(unknown)}",
@@ -94,12 +96,16 @@ def select_features(path: Path, names: Sequence[str] = ()) -> list[Feature]:
     return [f for f in features if not names or f.name in names]
 
 
-def load_features(path: Path) -> list[Feature]:
+def load_features(path: Path, platform_map: PlatformMap | None = None) -> list[Feature]:
+    """The features of `path`. Raises ConfigError (``file:line``) for bad YAML or a bad feature:
+    an unknown key, no lines or sections, an empty prefix (it would own the whole config), or
+    a platform that `platform_map` (default: the built-in map) does not know as a network platform."""
+    known = platform_map or PlatformMap()
     if not path.is_file():
         raise ConfigError(f"{path}: compliance features file not found",
                           hint="set [config] features in mspctl.toml, or create templates/features.yml")
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        root = yaml.compose(read_text(path), Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise ConfigError(f"{path}:{mark.line + 1 if mark else 1}: invalid YAML: {exc.problem}") from None
@@ -139,6 +145,8 @@ def load_features(path: Path) -> list[Feature]:
         sections = strings(fields["sections"][1], f"{name}.sections") if "sections" in fields else ()
         if not lines and not sections:
             raise err(item, f"feature {name!r} needs `lines:` or `sections:`")
+        if any(not prefix.strip() for prefix in lines + sections):
+            raise err(item, f"feature {name!r}: an empty prefix in `lines:`/`sections:` would own the whole config")
         targets: dict[str, tuple[str, ...]] = {}
         if "targets" in fields:
             tnode = fields["targets"][1]
@@ -149,6 +157,11 @@ def load_features(path: Path) -> list[Feature]:
                     raise err(k, f"{name}.targets: unknown key {k.value!r} (known: {', '.join(sorted(_TARGETS))})")
                 targets[k.value] = strings(v, f"{name}.targets.{k.value}")
         platforms = strings(fields["platforms"][1], f"{name}.platforms") if "platforms" in fields else ()
+        for slug in platforms:
+            if not known.resolve(slug).network:
+                raise err(fields["platforms"][1], f"{name}.platforms: {slug!r} is not a network platform mspctl "
+                                                  "knows (e.g. cisco_ios, arista_eos; or add [platforms."
+                                                  f"{slug}] to mspctl.toml)")
         scope = "all"
         if "scope" in fields:
             scope = str(fields["scope"][1].value)

@@ -96,10 +96,10 @@ def run_drift(assets: Sequence[Asset], rendered: Mapping[str, RenderResult], fea
             text, when = res.value if res.ok and res.value else (None, None)
             actual[res.target] = (text, when, res.error, res.error_type)
     else:
-        for a in todo:
-            path = repo.path / backup_path(a)
-            if path.is_file():
-                actual[a.name] = (path.read_text(encoding="utf-8"), repo.last_commit_time(backup_path(a)), None, None)
+        for a in todo:  # the committed backup: a file a killed backup left uncommitted is no evidence
+            committed = repo.committed(backup_path(a)) if (repo.path / ".git").is_dir() else None
+            if committed is not None:
+                actual[a.name] = (committed, repo.last_commit_time(backup_path(a)), None, None)
             else:
                 actual[a.name] = (None, None, f"no backup of {a.name} in {repo.path}", "MSP-BAK-404")
     devices: list[DeviceDrift] = []
@@ -142,7 +142,8 @@ def audit(settings: Settings, inventory: InventoryService, flt: AssetFilter, sou
     from mspctl.inventory.platforms import PlatformMap
     from mspctl.render.service import render_intended
 
-    features = select_features(settings.path(settings.config.features), feature_names)
+    features = select_features(settings.path(settings.config.features), feature_names,
+                               PlatformMap(settings.platforms))
     assets = network_devices(inventory, flt, mode, PlatformMap(settings.platforms))
     rendered = render_intended(settings, inventory, assets, mode)
     targets, unreachable = plan(settings, inventory, assets) if source == "live" else ({}, {})

@@ -143,7 +143,13 @@ class InventoryService:
         if new or expected != counts:
             # Creations can hide deletions in the counts, so reconcile by id.
             removed = (known | {(a.kind, a.id) for a in new}) - source.asset_ids()
-        clients = source.clients() if (new or removed) else None
+        # Tenants are few: read on every sync, so a renamed one shows at once. A slug that is gone
+        # (renamed or deleted) is still on its assets, whose last_updated NetBox leaves alone: read all.
+        clients = source.clients()
+        if {c.slug for c in self.cache.clients()} - {c.slug for c in clients}:
+            assets, started = source.fetch_assets(None, None)
+            self.cache.replace_all(assets, clients, started)
+            return Inventory(_ordered(assets), Evidence("netbox", datetime.now(UTC), 0.0), changed=len(assets))
         self.cache.apply_delta(changed, removed, clients, started)
         inv = self._cached("cache-delta", time.time())
         inv.changed, inv.removed = len(changed), len(removed)
@@ -245,5 +251,5 @@ def open_inventory(settings: Settings, *, offline: bool = False) -> InventorySer
         raise ConfigError("no NetBox URL configured",
                           hint="set NETBOX_API, --netbox-url, or [netbox] url in mspctl.toml")
     source = None if offline else NetBoxSource(settings.netbox)
-    cache = InventoryCache(settings.cache.path, url)
+    cache = InventoryCache(settings.cache.path, url, settings.netbox.token)
     return InventoryService(source, cache, settings.cache.ttl, lambda: load_clients_file(settings.clients_path))

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from mspctl.errors import ConfigError, RefusedError
-from mspctl.files import write_atomic
+from mspctl.files import private_file, write_atomic
 from mspctl.interrupts import stopped_by
 from mspctl.inventory.filters import AssetFilter
 from mspctl.inventory.service import InventoryService, Mode
@@ -75,7 +75,7 @@ class WindowLock:
         self._fh: IO[str] | None = None
 
     def acquire(self) -> None:
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.lock_path)
         fh = self.lock_path.open("a+")
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)

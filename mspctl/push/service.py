@@ -552,7 +552,8 @@ def push(settings: Settings, inventory: InventoryService, flt: AssetFilter, feat
     from mspctl.windows import current_time, window_state
 
     records = RecordStore(settings.config.records)  # first: seals runs an earlier process left unfinished
-    features = select_features(settings.path(settings.config.features), feature_names)
+    features = select_features(settings.path(settings.config.features), feature_names,
+                               PlatformMap(settings.platforms))
     assets = network_devices(inventory, flt, mode, PlatformMap(settings.platforms))
     rendered = render_intended(settings, inventory, assets, mode)
     targets, unreachable = plan(settings, inventory, assets)
@@ -588,6 +589,8 @@ def rollback(settings: Settings, inventory: InventoryService, run_id: str, apply
     names = {t for t, (status, _) in record.results.items() if status in UNDOABLE}
     assets = [a for a in inv.assets if a.name in names]
     targets, _ = plan(settings, inventory, assets)
-    features = select_features(settings.path(settings.config.features))
+    from mspctl.inventory.platforms import PlatformMap
+
+    features = select_features(settings.path(settings.config.features), (), PlatformMap(settings.platforms))
     return rollback_run(record, features, targets, apply, executor_for(settings, change=apply), records, on_event,
                         force, stop)

@@ -118,3 +118,40 @@ def test_rest_path_gives_the_same_inventory_as_graphql(mspctl, tmp_path: Path):
     via_rest = _listing(mspctl("--config", str(cfg), "--refresh", "inventory", "list", "-A", "-o", "json"))
     assert via_rest["assets"] == via_graphql["assets"]
     assert len(via_rest["assets"]) == sum(d + v for d, v in CLIENTS.values())
+
+
+def test_a_token_never_sees_another_tokens_cache(mspctl, lab_netbox, tmp_path: Path):
+    """The admin fills the cache; a bogus token within the TTL is refused by NetBox instead of
+    being served that cache, a token without permissions is refused too, and the admin's view
+    stays whole and private."""
+    import os
+    import stat
+
+    admin = _listing(mspctl("inventory", "list", "-A", "-o", "json"))
+    assert {a["client"] for a in admin["assets"]} >= set(CLIENTS)
+    bogus = mspctl("inventory", "list", "-A", "-o", "json", env={"NETBOX_TOKEN": "nbt_bogus.AAAA"})
+    assert bogus.exit_code == 11 and "MSP-NB-401" in bogus.stderr, bogus.output
+    empty = mspctl("--cache-ttl", "0", "inventory", "list", "-A", "-o", "json",
+                   env={"NETBOX_TOKEN": lab_netbox.no_permission_token})
+    assert empty.exit_code == 11 and "MSP-NB-403" in empty.stderr, empty.output  # never the admin's data
+    again = _listing(mspctl("inventory", "list", "-A", "-o", "json"))
+    assert again["evidence"]["source"] == "cache" and again["assets"] == admin["assets"]
+    folder = tmp_path / "cache"
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    for f in folder.iterdir():
+        assert stat.S_IMODE(os.stat(f).st_mode) & 0o077 == 0, f
+
+
+@pytest.mark.parametrize("graphql", ["true", "false"])
+def test_a_page_size_above_the_servers_maximum_reads_every_asset(mspctl, lab_brownfield, tmp_path: Path, graphql):
+    """The brownfield NetBox serves at most 10 rows a page (MAX_PAGE_SIZE); mspctl asks for 1000."""
+    nb = NetBoxREST(lab_brownfield.url, lab_brownfield.token)
+    counts = [nb.s.get(f"{nb.url}/api/{path}/", params={"limit": 1}, timeout=30).json()["count"]
+              for path in ("dcim/devices", "virtualization/virtual-machines")]
+    assert sum(counts) > 10
+    cfg = tmp_path / "big-pages.toml"
+    cfg.write_text(f"[netbox]\ngraphql = {graphql}\npage_size = 1000\n")
+    listing = _listing(mspctl("--config", str(cfg), "--refresh", "inventory", "list", "-A", "-o", "json",
+                              env={"NETBOX_API": lab_brownfield.url, "NETBOX_TOKEN": lab_brownfield.token}))
+    assert len(listing["assets"]) == sum(counts)
+    assert {a["client"] for a in listing["assets"]} >= {"hooli", *CLIENTS}

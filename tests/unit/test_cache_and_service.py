@@ -458,3 +458,94 @@ def test_show_offline_returns_the_cached_record(service: InventoryService, sourc
     asset = service.show("acme-rtr1", None, mode="offline")
     assert (asset.name, asset.tags, asset.custom_fields) == ("acme-rtr1", ("pci",), {"contract": "gold"})
     assert source.calls == []
+
+
+# -- one cache per token; tenants re-read; private files ----------------------------------------
+
+def test_each_token_has_a_cache_of_its_own_named_without_the_token(tmp_path: Path, initial: list[Asset]) -> None:
+    import os
+    import stat
+
+    admin = InventoryCache(tmp_path / "cache", URL, "nbt_admin.SECRET1")
+    limited = InventoryCache(tmp_path / "cache", URL, "nbt_limited.SECRET2")
+    bogus = InventoryCache(tmp_path / "cache", URL, "nbt_bogus.AAAA")
+    try:
+        admin.replace_all(initial, CLIENTS, "T1")
+        limited.replace_all([a for a in initial if a.client == "beta"], [CLIENTS[1]], "T1")
+        assert len({admin.path, limited.path, bogus.path}) == 3
+        assert bogus.state() is None and bogus.assets() == []  # a bogus token sees nothing cached
+        assert admin.counts() == {"device": 4, "vm": 1}  # the limited token's view did not touch it
+        for c in (admin, limited, bogus):
+            assert "SECRET" not in c.path.name and "nbt_" not in c.path.name
+            assert b"SECRET" not in c.path.read_bytes()
+            assert stat.S_IMODE(os.stat(c.path).st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(tmp_path / "cache").st_mode) == 0o700
+        assert admin.path.name.split("-")[0] == bogus.path.name.split("-")[0]  # one URL, two identities
+    finally:
+        for c in (admin, limited, bogus):
+            c.close()
+
+
+def test_every_delta_re_reads_the_tenants(source: FakeSource, cache: InventoryCache) -> None:
+    svc = InventoryService(source, cache, ttl=0)
+    svc.load("refresh")
+    source._clients[0] = Client("acme", "Acme Corporation (renamed)", device_count=2, vm_count=1)
+    generation = cache.generation
+    source.calls.clear()
+    svc.load("auto")
+    assert source.called("clients") == [None]
+    assert {c.slug: c.name for c in cache.clients()}["acme"] == "Acme Corporation (renamed)"
+    assert cache.generation > generation  # renders built from the old name are not reused
+    generation = cache.generation
+    svc.load("auto")
+    assert cache.generation == generation  # nothing changed: the render cache stays warm
+
+
+def test_a_tenant_whose_slug_changed_is_read_again_in_full(source: FakeSource, cache: InventoryCache,
+                                                           initial: list[Asset]) -> None:
+    svc = InventoryService(source, cache, ttl=0)
+    svc.load("refresh")
+    # NetBox renames the slug; its devices' own last_updated does not move
+    source._clients[1] = Client("beta-corp", "Beta")
+    for key, a in list(source._assets.items()):
+        if a.client == "beta":
+            source._assets[key] = replace(a, client="beta-corp")
+    source.calls.clear()
+    inv = svc.load("auto")
+    assert source.called("fetch_assets") == [None]
+    assert "rtr1@beta-corp" in names(inv.assets) and "rtr1@beta" not in names(inv.assets)
+
+
+def test_records_and_window_state_are_private(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from mspctl.patch.window import WindowLock
+    from mspctl.records import RecordStore
+
+    store = RecordStore(tmp_path / "records" / "records.sqlite")
+    assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(store.path.parent).st_mode) == 0o700
+    lock = WindowLock(tmp_path / "windows", "acme")
+    lock.acquire()
+    try:
+        assert stat.S_IMODE(os.stat(lock.lock_path).st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(lock.lock_path.parent).st_mode) == 0o700
+    finally:
+        lock.release()
+
+
+def test_the_backups_repository_is_private(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from mspctl.adapters.git import GitRepo
+
+    repo = GitRepo(tmp_path / "backups")
+    repo.ensure()
+    (repo.path / "acme").mkdir()
+    (repo.path / "acme" / "r1.cfg").write_text("hostname r1\n")
+    repo.commit_all("backup")
+    assert stat.S_IMODE(os.stat(repo.path).st_mode) == 0o700
+    objects = [p for p in (repo.path / ".git" / "objects").rglob("*") if p.is_file()]
+    assert objects and all(stat.S_IMODE(os.stat(p).st_mode) & 0o077 == 0 for p in objects)

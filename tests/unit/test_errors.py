@@ -26,6 +26,7 @@ CODES = [
     (errors.UnknownDeviceError, "MSP-INV-405", 13),
     (errors.NetBoxError, "MSP-NB-500", 1),
     (errors.NetBoxUnreachableError, "MSP-NB-503", 12),
+    (errors.NetBoxIncompleteError, "MSP-NB-206", 12),
     (errors.NetBoxAuthError, "MSP-NB-401", 11),
     (errors.NetBoxPermissionError, "MSP-NB-403", 11),
     (errors.CacheError, "MSP-CACHE-001", 1),

@@ -141,7 +141,7 @@ def test_missing_explicit_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("text", "line"), [
     ('[netbox]\nurl = "https://x"\ntimeout = = 3\n', 3),
-    ('# settings\n\n[netbox\nurl = "x"\n', 3),
+    ('# settings\n\n[netbox\nurl = "https://x"\n', 3),
     ('[netbox]\nurl = "unterminated\ntimeout = 3\n', 2),
     ('[netbox]\nurl = "a"\nurl = "b"\n', 3),
 ])
@@ -158,11 +158,11 @@ def test_malformed_toml_at_end_of_file_names_the_last_line(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize(("text", "line", "needle"), [
-    ('# c\n[netbox]\nurl = "x"\n\n[nebtox]\ntimeout = 3\n', 5, "unknown section [nebtox]"),
+    ('# c\n[netbox]\nurl = "https://x"\n\n[nebtox]\ntimeout = 3\n', 5, "unknown section [nebtox]"),
     ('# c\nverbose = true\n', 2, "unknown section [verbose]"),
-    ('[netbox]\nurl = "x"\nverify = false\n', 3, "unknown key netbox.verify"),
+    ('[netbox]\nurl = "https://x"\nverify = false\n', 3, "unknown key netbox.verify"),
     ('[netbox]\ntimeout = 3\n\n[cache]\ntimeout = 5\n', 5, "unknown key cache.timeout"),
-    ('[netbox]\nurl = "x"\n\n[netbox.extra]\na = 1\n', 4, "unknown key netbox.extra"),
+    ('[netbox]\nurl = "https://x"\n\n[netbox.extra]\na = 1\n', 4, "unknown key netbox.extra"),
     ('[platforms.cisco_ios]\nnetmiko = "x"\nssh_port = "22"\n', 3, "platforms.cisco_ios.ssh_port"),
     ('[platforms.cisco_ios]\nnetmiko = 3\n', 2, "platforms.cisco_ios.netmiko"),
     ('# c\n[platforms]\ncisco_ios = "x"\n', 2, "[platforms.<slug>] tables expected"),
@@ -180,7 +180,7 @@ def test_unknown_key_hint_lists_known_keys(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("text", "line", "needle"), [
-    ('[netbox]\nurl = "x"\ntimeout = "30"\n', 3, "netbox.timeout must be int or float, not str"),
+    ('[netbox]\nurl = "https://x"\ntimeout = "30"\n', 3, "netbox.timeout must be int or float, not str"),
     ('[netbox]\nverify_tls = "no"\n', 2, "netbox.verify_tls must be bool, not str"),
     ('[netbox]\n\npage_size = true\n', 3, "netbox.page_size must be int, not bool"),
     ('[netbox]\ntoken = 12345\n', 2, "netbox.token must be str, not int"),
@@ -196,7 +196,7 @@ def test_wrong_types_give_file_and_line(tmp_path: Path, text: str, line: int, ne
 
 
 def test_error_in_discovered_repo_file_names_that_file(repo: Path) -> None:
-    bad = write(repo / "mspctl.toml", '[netbox]\nurl = "x"\nworkers = "four"\n')
+    bad = write(repo / "mspctl.toml", '[netbox]\nurl = "https://x"\nworkers = "four"\n')
     with pytest.raises(ConfigError) as exc:
         load_settings(env={}, cwd=repo / "a" / "b")
     assert exc.value.message.startswith(f"{bad}:3: ")
@@ -226,7 +226,7 @@ def test_ttl_durations_in_files_and_environment(repo: Path) -> None:
 
 def test_bad_ttl_in_file_names_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "mspctl.toml"
-    err = config_error(path, '[netbox]\nurl = "x"\n\n[cache]\nttl = "soon"\n')
+    err = config_error(path, '[netbox]\nurl = "https://x"\n\n[cache]\nttl = "soon"\n')
     assert err.message.startswith(f"{path}:5: cache.ttl: 'soon' is not a duration")
 
 
