@@ -70,7 +70,8 @@ def path_in(root: Path, *names: str, suffix: str = "") -> Path:
 
     Output: the path as spelled under `root` (not resolved). Raises `PathEscapeError` when the
     path, resolved with its symbolic links (`os.path.realpath`), is not inside the resolved `root`:
-    a link planted inside the folder points out of it. Nothing is created.
+    a link planted inside the folder points out of it. Nothing is created. ValueError (a bug in the
+    caller): no name, or a suffix that is not itself safe.
     """
     if not names:
         raise ValueError("path_in needs at least one name")
