@@ -128,3 +128,11 @@ class RefusedError(MspctlError):
 
     code = "MSP-WIN-001"
     exit_code = ExitCode.REFUSED
+
+
+class PathEscapeError(ConfigError):
+    """A file mspctl would write (or read) for a NetBox object resolves outside its folder: a
+    symbolic link inside the folder points elsewhere. The message starts with the path; nothing
+    was written there."""
+
+    code = "MSP-PATH-400"

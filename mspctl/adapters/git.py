@@ -31,8 +31,10 @@ class GitRepo:
         self.path = path
 
     def _git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_AUTHOR_NAME="mspctl", GIT_AUTHOR_EMAIL="mspctl@localhost",
-                   GIT_COMMITTER_NAME="mspctl", GIT_COMMITTER_EMAIL="mspctl@localhost")
+        # Literal pathspecs: a backup's file name is never read as a glob or a `:(magic)` pathspec.
+        env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_LITERAL_PATHSPECS="1", GIT_AUTHOR_NAME="mspctl",
+                   GIT_AUTHOR_EMAIL="mspctl@localhost", GIT_COMMITTER_NAME="mspctl",
+                   GIT_COMMITTER_EMAIL="mspctl@localhost")
         try:
             proc = subprocess.run(["git", "-C", str(self.path), *args], capture_output=True, text=True, env=env,
                                   timeout=120)

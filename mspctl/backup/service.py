@@ -17,8 +17,10 @@ from mspctl.adapters.git import GitRepo
 from mspctl.adapters.netmiko import DeviceSession, DeviceTarget
 from mspctl.backup.scrub import Scrubber
 from mspctl.drift.configtext import clean
-from mspctl.errors import RefusedError
+from mspctl.errors import PathEscapeError, RefusedError
+from mspctl.escape import escape_text
 from mspctl.executor import Event, Executor, TargetResult, TaskContext
+from mspctl.files import path_in, write_atomic
 from mspctl.model import Asset
 from mspctl.records import RecordStore, RunRecord, new_run_id
 
@@ -47,8 +49,11 @@ class BackupRun:
     summary: dict[str, int] = field(default_factory=dict)
 
 
-def backup_path(asset: Asset) -> str:
-    return f"{asset.client or 'no-client'}/{asset.name}.cfg"
+def backup_file(repo: Path, asset: Asset) -> Path:
+    """``<repo>/<client>/<device>.cfg``, the names encoded by `mspctl.files.path_in` (ordinary
+    names unchanged; a device without a client goes under ``no-client``). Raises PathEscapeError
+    when a symbolic link in the repository would take the file outside it."""
+    return path_in(repo, asset.client or "no-client", asset.name, suffix=".cfg")
 
 
 def fetch_config(target: DeviceTarget, timeout: float, scrub: Scrubber) -> str:
@@ -89,7 +94,12 @@ def _store(assets: Sequence[Asset], results: dict[str, TargetResult[str]], unrea
     this run's change only if it still differs from HEAD, and the commit holds only this run's files."""
     devices: list[DeviceBackup] = []
     for asset in assets:
-        rel = backup_path(asset)
+        try:
+            dest = backup_file(repo.path, asset)
+        except PathEscapeError as exc:
+            devices.append(DeviceBackup(asset, "failed", None, exc.message, exc.code))
+            continue
+        rel = dest.relative_to(repo.path).as_posix()
         if asset.name in unreachable:
             reason, code = unreachable[asset.name]
             devices.append(DeviceBackup(asset, "skipped" if code == "MSP-DEV-415" else "failed", rel, reason, code))
@@ -98,18 +108,16 @@ def _store(assets: Sequence[Asset], results: dict[str, TargetResult[str]], unrea
         if not res.ok or res.value is None:
             devices.append(DeviceBackup(asset, "failed", rel, res.error, res.error_type, res.duration, res.attempts))
             continue
-        dest = repo.path / rel
         old = repo.committed(rel)
         status: BackupStatus = "new" if old is None else ("unchanged" if old == res.value else "changed")
         if not dest.exists() or dest.read_text(encoding="utf-8") != res.value:
-            from mspctl.files import write_atomic
-
             write_atomic(dest, res.value)
         devices.append(DeviceBackup(asset, status, rel, duration=res.duration, attempts=res.attempts))
     summary = {s: sum(d.status == s for d in devices) for s in ("new", "changed", "unchanged", "failed", "skipped")}
     message = (f"backup {run_id}: {summary['new']} new, {summary['changed']} changed, "
                f"{summary['unchanged']} unchanged, {summary['failed']} failed\n\n" +
-               "".join(f"failed: {d.asset.name}: {d.error}\n" for d in devices if d.status == "failed"))
+               "".join(f"failed: {escape_text(d.asset.name)}: {escape_text(d.error or '')}\n"
+                       for d in devices if d.status == "failed"))
     commit = repo.commit_paths([d.path for d in devices if d.path and d.status in ("new", "changed")], message)
     finished = datetime.now(UTC)
     records.save(RunRecord(run_id, "backup", started, finished, {"repo": str(repo.path)},

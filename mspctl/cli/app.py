@@ -14,6 +14,7 @@ import click
 
 from mspctl import __version__
 from mspctl.errors import ExitCode, MspctlError
+from mspctl.escape import EscapingFilter, escape_text
 from mspctl.redact import RedactingFilter, redact
 from mspctl.settings import Settings, load_settings
 
@@ -105,7 +106,7 @@ class MspctlGroup(click.Group):
             app = ctx.find_object(App)
             if app is not None and app.debug:
                 raise
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(escape_text(f"Error: {exc}"), err=True)  # one line, whatever NetBox names it quotes
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
@@ -116,8 +117,8 @@ class MspctlGroup(click.Group):
             app = ctx.find_object(App)
             if app is not None and app.debug:
                 raise
-            click.echo(redact(f"Error: MSP-000: internal error: {type(exc).__name__}: {exc} "
-                              "(rerun with --debug for the traceback, and report it)"), err=True)
+            click.echo(escape_text(redact(f"Error: MSP-000: internal error: {type(exc).__name__}: {exc} "
+                                          "(rerun with --debug for the traceback, and report it)")), err=True)
             ctx.exit(ExitCode.ERROR)
 
 
@@ -166,6 +167,7 @@ def main(ctx: click.Context, config_file: Path | None, netbox_url: str | None, n
 def _setup_logging(debug: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactingFilter())
+    handler.addFilter(EscapingFilter())
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -9,7 +9,7 @@ import click
 
 from mspctl.cli.app import App, output_option, pass_app
 from mspctl.cli.inventory import build_filter, scope_options
-from mspctl.cli.output import render
+from mspctl.cli.output import echo_line, render
 from mspctl.errors import ExitCode
 
 
@@ -21,7 +21,8 @@ def config_group() -> None:
 @config_group.command("render")
 @scope_options
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Write <DIR>/<client>/<device>.cfg (each file atomically).")
+              help="Write <DIR>/<client>/<device>.cfg (each file atomically; characters outside "
+                   "[A-Za-z0-9._-] in a name are %-encoded).")
 @click.option("--templates", "source", type=click.Choice(["repo", "netbox"]), default="repo", show_default=True,
               help="The repository's templates/, or the config templates assigned in NetBox (sandboxed).")
 @output_option
@@ -34,32 +35,26 @@ def render_cmd(app: App, /, out_dir: Path | None, source: str, **flt: Any) -> No
     interfaces with addresses, client and site. Undefined variables are errors that cite
     template:line and the device. Devices whose platform has no template are skipped.
     """
-    from mspctl.render.service import render_configs
+    from mspctl.render.service import render_configs, write_configs
 
     selection = build_filter(**flt)
     results = render_configs(app.settings, app.inventory(), selection, app.mode, source)  # type: ignore[arg-type]
     if out_dir is not None:
-        from mspctl.files import write_atomic
-
-        for r in results:
-            if r.status == "ok" and r.text is not None:
-                write_atomic(out_dir / (r.asset.client or "no-client") / f"{r.asset.name}.cfg", r.text)
+        results = write_configs(results, out_dir)
     data = [r.to_dict() for r in results]
     if app.output == "table" and out_dir is None and all(r.status != "failed" for r in results):
         for r in results:
             if r.status == "ok":
-                click.echo(f"! ---- {r.asset.name} ({r.asset.client}, {r.template})")
+                echo_line(f"! ---- {r.asset.name} ({r.asset.client}, {r.template})")
                 click.echo(r.text, nl=False)
     else:
-        rows = [{**d, "detail": d["error"] or (str(out_dir / (d["client"] or "no-client") / f"{d['device']}.cfg")
-                                              if out_dir and d["status"] == "ok" else d["template"])}
-                for d in data]
+        rows = [{**d, "detail": d["error"] or d["file"] or d["template"]} for d in data]
         render([{k: v for k, v in d.items() if k != "config" or out_dir is None} for d in data], app.output,
                rows=rows, columns=[("device", "DEVICE"), ("client", "CLIENT"), ("status", "STATUS"),
                                    ("detail", "TEMPLATE / FILE / ERROR")])
     for r in results:
         if r.status == "failed":
-            click.echo(f"Error: {r.error_code}: {r.error}", err=True)
+            echo_line(f"Error: {r.error_code}: {r.error}", err=True)
     ok = sum(r.status == "ok" for r in results)
     failed = sum(r.status == "failed" for r in results)
     click.echo(f"rendered {ok}, failed {failed}, skipped {len(results) - ok - failed}", err=True)
@@ -75,11 +70,12 @@ def backup_cmd(app: App, /, **flt: Any) -> None:
     """Back up running configs over SSH into the backups git repository (one commit per run).
 
     \b
-    Files: <backups>/<client>/<device>.cfg, cleaned of volatile lines and scrubbed of secrets,
-    so an unchanged device makes no commit. A failed device keeps its previous backup.
-    Changes are judged against the last commit, and a commit holds only this run's files. One
-    run at a time per repository: another waits up to 2 minutes, then exits 6 (MSP-GIT-409),
-    recorded; a stale git index.lock is removed and named.
+    Files: <backups>/<client>/<device>.cfg (characters outside [A-Za-z0-9._-] in a name are
+    %-encoded), cleaned of volatile lines and scrubbed of secrets, so an unchanged device makes
+    no commit. A failed device keeps its previous backup. Changes are judged against the last
+    commit, and a commit holds only this run's files. One run at a time per repository: another
+    waits up to 2 minutes, then exits 6 (MSP-GIT-409), recorded; a stale git index.lock is
+    removed and named.
     Exit: 0 all backed up, 3 some devices failed, 6 the repository stayed busy.
     """
     from mspctl.adapters.git import GitRepo
@@ -115,12 +111,13 @@ def _render_push(app: App, run: Any, footer: str, err: bool = False) -> None:
             if d.commands:
                 verb = {"applied": "applied", "planned": "would send", "refused": "would send (refused)"}.get(
                     d.status, f"planned {len(d.commands)}, the device accepted {len(d.accepted)}")
-                click.echo(f"--- {d.asset.name} ({d.asset.client}): {verb} [{', '.join(d.features)}]", err=err)
-                click.echo("\n".join(f"  {c}" for c in d.commands), err=err)
+                echo_line(f"--- {d.asset.name} ({d.asset.client}): {verb} [{', '.join(d.features)}]", err=err)
+                for c in d.commands:
+                    echo_line(f"  {c}", err=err)
             if d.rollback_commands:
-                click.echo(f"    rolled back with: {'; '.join(c.strip() for c in d.rollback_commands)}", err=err)
+                echo_line(f"    rolled back with: {'; '.join(c.strip() for c in d.rollback_commands)}", err=err)
             for w in d.warnings:
-                click.echo(f"    warning: {w}", err=err)
+                echo_line(f"    warning: {w}", err=err)
     rows = [{"device": d.asset.name, "client": d.asset.client, "status": d.status,
              "features": ",".join(d.features) or "-", "commands": len(d.commands), "error": d.error or ""}
             for d in run.devices]

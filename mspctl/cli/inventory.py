@@ -112,11 +112,15 @@ def list_cmd(app: App, /, with_context: bool, **flt: Any) -> None:
 @output_option
 @pass_app
 def show_cmd(app: App, name: str, client: str | None) -> None:
-    """Show one device's or VM's full record, with its merged config context."""
+    """Show one device's or VM's full record, with its merged config context.
+
+    NAME may be copied from the table output: a name with control characters is shown there
+    escaped (a newline as \\n, a backslash as \\\\), and that spelling is found too.
+    """
     service = app.inventory()
     if client:
         client = service.resolve_clients([client], service.clients(app.mode))[0]
-    asset = service.show(name, client, app.mode)
+    asset = service.show(name, client, app.mode, printed=True)
     data = asset.to_dict()
     if app.output != "table":
         render(data, app.output)

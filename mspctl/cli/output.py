@@ -1,4 +1,10 @@
-"""Rendering results: table (rich), JSON or YAML. The one place mspctl formats output."""
+"""Rendering results: table (rich), JSON or YAML. The one place mspctl formats output.
+
+Tables show every cell, title and footer through `mspctl.escape.escape_text` (a newline in a
+NetBox name is the two characters ``\\n``, a backslash ``\\\\``), as plain text, never as rich
+markup, so each target stays one row and nothing in NetBox styles or moves the terminal. JSON and
+YAML keep the exact values.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+from mspctl.escape import escape_text
 
 FORMATS = ("table", "json", "yaml")
 
@@ -54,27 +62,37 @@ def render(data: Any, fmt: str, *, columns: Sequence[tuple[str, str]] = (),
     table_rows = rows if rows is not None else data
     print_table(table_rows, columns, title=title, err=err)
     if footer:
-        click.echo(footer, err=True)
+        click.echo(escape_text(footer), err=True)
+
+
+def echo_line(text: str, err: bool = False) -> None:
+    """Print `text` as one line, its control characters escaped: for the plain progress and
+    preview lines that quote NetBox names next to a table."""
+    click.echo(escape_text(text), err=err)
 
 
 def _cell(value: Any) -> str:
+    """A table cell: ``-`` for nothing, lists comma-joined, everything escaped to one line."""
     if value is None:
         return "-"
     if isinstance(value, list | tuple):
-        return ",".join(str(v) for v in value) or "-"
-    return str(value)
+        return escape_text(",".join(str(v) for v in value)) or "-"
+    return escape_text(str(value))
 
 
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], title: str | None = None,
                 err: bool = False) -> None:
+    """Print `rows` as a table of `columns` (key, header); cells as `_cell` makes them."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title, box=None, header_style="bold", pad_edge=False)
+    table = Table(title=Text(escape_text(title)) if title is not None else None, box=None, header_style="bold",
+                  pad_edge=False)
     for _, header in columns:
         table.add_column(header, overflow="fold")
     for row in rows:
-        table.add_row(*(_cell(row.get(key)) for key, _ in columns))
+        table.add_row(*(Text(_cell(row.get(key))) for key, _ in columns))
     out = sys.stderr if err else sys.stdout
     console = Console(file=out, width=None if out.isatty() else 200, highlight=False)
     console.print(table)

@@ -12,8 +12,9 @@ import click
 
 from mspctl.cli.app import App, output_option, pass_app
 from mspctl.cli.inventory import build_filter, scope_options
-from mspctl.cli.output import render
+from mspctl.cli.output import echo_line, render
 from mspctl.errors import ExitCode
+from mspctl.escape import escape_text
 
 if TYPE_CHECKING:
     from mspctl.adapters.ansible import HostEvent
@@ -34,16 +35,17 @@ def _live(app: App, description: str) -> Iterator[Callable[[HostEvent], None]]:
     change, failure or unreachable host (ok and skipped tasks would drown them)."""
     if sys.stderr.isatty():
         from rich.console import Console
+        from rich.text import Text
 
         with Console(stderr=True).status(description) as status:
-            def on_tty(ev: HostEvent) -> None:
-                status.update(f"{description}: {ev.host} {ev.task} ({ev.status})")
+            def on_tty(ev: HostEvent) -> None:  # plain text: a host name is never rich markup
+                status.update(Text(escape_text(f"{description}: {ev.host} {ev.task} ({ev.status})")))
             yield on_tty
         return
 
     def on_log(ev: HostEvent) -> None:
         if ev.status in ("changed", "failed", "unreachable"):
-            click.echo(f"[{description}] {ev.host}: {ev.task}: {ev.status}", err=True)
+            echo_line(f"[{description}] {ev.host}: {ev.task}: {ev.status}", err=True)
     yield on_log
 
 
@@ -74,8 +76,8 @@ def _show(app: App, run: PatchRun, footer: str, err: bool = False) -> None:
     if app.output == "table" and run.kind != "patch-scan":
         for r in run.hosts:
             if r.status == "planned":
-                click.echo(f"--- {r.host.name}: would install {', '.join(r.compliance.install) or 'nothing'}"
-                           f"{'; then reboot' if r.compliance.reboot else ''}", err=err)
+                echo_line(f"--- {r.host.name}: would install {', '.join(r.compliance.install) or 'nothing'}"
+                          f"{'; then reboot' if r.compliance.reboot else ''}", err=err)
     render(run.to_dict(), app.output, rows=rows, columns=_COLUMNS, footer=footer, err=err)
 
 
@@ -237,8 +239,8 @@ def _exit(run: PatchRun, applied: bool) -> None:
     """Reports are written first; then a failed write-back, an interruption or a failed host
     decides the exit code."""
     if run.writeback_error is not None:
-        click.echo(f"Error: {run.writeback_error} (the run {run.run_id} is recorded; "
-                   f"`mspctl patch writeback --run {run.run_id}` writes it to NetBox again)", err=True)
+        echo_line(f"Error: {run.writeback_error} (the run {run.run_id} is recorded; "
+                  f"`mspctl patch writeback --run {run.run_id}` writes it to NetBox again)", err=True)
         raise SystemExit(run.writeback_error.exit_code)
     if run.interrupted:
         raise SystemExit(ExitCode.INTERRUPTED)

@@ -14,10 +14,11 @@ from typing import Any, Literal
 from mspctl.adapters.git import GitRepo
 from mspctl.adapters.netmiko import DeviceSession, DeviceTarget
 from mspctl.backup.scrub import Scrubber
-from mspctl.backup.service import backup_path
+from mspctl.backup.service import backup_file
 from mspctl.drift.compare import FeatureResult, compare_feature
 from mspctl.drift.configtext import clean, parse
 from mspctl.drift.features import Feature
+from mspctl.errors import PathEscapeError
 from mspctl.executor import Event, Executor, TaskContext
 from mspctl.inventory.filters import AssetFilter
 from mspctl.inventory.service import InventoryService, Mode
@@ -97,9 +98,15 @@ def run_drift(assets: Sequence[Asset], rendered: Mapping[str, RenderResult], fea
             actual[res.target] = (text, when, res.error, res.error_type)
     else:
         for a in todo:  # the committed backup: a file a killed backup left uncommitted is no evidence
-            committed = repo.committed(backup_path(a)) if (repo.path / ".git").is_dir() else None
+            try:
+                path = backup_file(repo.path, a)
+            except PathEscapeError as exc:
+                actual[a.name] = (None, None, exc.message, exc.code)
+                continue
+            rel = path.relative_to(repo.path).as_posix()
+            committed = repo.committed(rel) if (repo.path / ".git").is_dir() else None
             if committed is not None:
-                actual[a.name] = (committed, repo.last_commit_time(backup_path(a)), None, None)
+                actual[a.name] = (committed, repo.last_commit_time(rel), None, None)
             else:
                 actual[a.name] = (None, None, f"no backup of {a.name} in {repo.path}", "MSP-BAK-404")
     devices: list[DeviceDrift] = []

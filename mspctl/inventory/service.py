@@ -19,6 +19,7 @@ from typing import Any, Literal, Protocol
 
 from mspctl.adapters.cache import InventoryCache
 from mspctl.errors import NoMatchError, OfflineCacheMissError, UnknownClientError, UnknownDeviceError
+from mspctl.escape import spellings
 from mspctl.inventory.filters import AssetFilter
 from mspctl.model import Asset, AssetKind, Client, ClientSettings, DeviceDetails, Evidence, Inventory, ProgressFn
 from mspctl.settings import Settings
@@ -217,10 +218,19 @@ class InventoryService:
             return flt
         return replace(flt, clients=self.resolve_clients(flt.clients, self.cache.clients()))
 
-    def show(self, name: str, client: str | None, mode: Mode = "auto") -> Asset:
-        """One asset's full record; with NetBox reachable, its merged config context too."""
+    def show(self, name: str, client: str | None, mode: Mode = "auto", *, printed: bool = False) -> Asset:
+        """One asset's full record; with NetBox reachable, its merged config context too.
+
+        `printed`: `name` may be spelled as mspctl's table output shows it (control characters
+        escaped, see mspctl.escape); that reading is tried first, then `name` as given. Raises
+        UnknownDeviceError (MSP-INV-405 none, MSP-INV-409 several).
+        """
         inv = self.load(mode)
-        matches = [a for a in inv.assets if a.name == name and (client is None or a.client == client)]
+        matches: list[Asset] = []
+        for candidate in spellings(name) if printed else [name]:
+            matches = [a for a in inv.assets if a.name == candidate and (client is None or a.client == client)]
+            if matches:
+                break
         if not matches:
             raise UnknownDeviceError(f"no device or VM named {name!r}" + (f" for client {client!r}" if client else ""),
                                      hint="see `mspctl inventory list`")

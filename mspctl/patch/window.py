@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from mspctl.errors import ConfigError, RefusedError
-from mspctl.files import private_file, write_atomic
+from mspctl.files import path_in, private_file, write_atomic
 from mspctl.interrupts import stopped_by
 from mspctl.inventory.filters import AssetFilter
 from mspctl.inventory.service import InventoryService, Mode
@@ -66,11 +66,13 @@ class SavedWindow:
 
 
 class WindowLock:
-    """An exclusive lock per client (``<state>/<client>.lock``) plus its resume file."""
+    """An exclusive lock per client (``<state>/<client>.lock``) plus its resume file
+    (``<state>/<client>.json``), the client's name encoded by `mspctl.files.path_in`. Raises
+    PathEscapeError when a symbolic link in the state folder would take either outside it."""
 
     def __init__(self, state_dir: Path, client: str) -> None:
-        self.lock_path = state_dir / f"{client}.lock"
-        self.resume_path = state_dir / f"{client}.json"
+        self.lock_path = path_in(state_dir, client, suffix=".lock")
+        self.resume_path = path_in(state_dir, client, suffix=".json")
         self.client = client
         self._fh: IO[str] | None = None
 

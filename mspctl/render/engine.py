@@ -16,6 +16,7 @@ import jinja2
 import jinja2.sandbox
 
 from mspctl.errors import MspctlError
+from mspctl.files import safe_component
 
 
 class TemplateError(MspctlError):
@@ -61,9 +62,11 @@ class TemplateEngine:
         self._exists: dict[str, bool] = {}  # one stat per template, not per device
 
     def template_for(self, platform: str | None, device: str = "") -> str:
+        """The template name for a device: ``<platform>/main.j2`` (the NetBox platform slug made one
+        path component by `mspctl.files.safe_component`), or the one assigned in NetBox."""
         if self._per_device is not None:
             return self._per_device.get(device, "")
-        return f"{platform}/main.j2"
+        return f"{safe_component(platform) if platform else platform}/main.j2"
 
     def has_template(self, platform: str | None, device: str = "") -> bool:
         name = self.template_for(platform, device)

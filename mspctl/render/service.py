@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from mspctl.errors import MspctlError
+from mspctl.errors import MspctlError, PathEscapeError
+from mspctl.files import path_in, write_atomic
 from mspctl.inventory.filters import AssetFilter
 from mspctl.inventory.service import InventoryService, Mode
 from mspctl.model import Asset, Client, DeviceDetails, Interface
@@ -25,11 +26,40 @@ class RenderResult:
     text: str | None = None
     error: str | None = None
     error_code: str | None = None
+    file: Path | None = None  # where `render --out` wrote it
 
     def to_dict(self) -> dict[str, Any]:
         return {"device": self.asset.name, "client": self.asset.client, "platform": self.asset.platform,
                 "status": self.status, "template": self.template, "config": self.text,
-                "error": self.error, "error_code": self.error_code}
+                "error": self.error, "error_code": self.error_code,
+                "file": str(self.file) if self.file is not None else None}
+
+
+def config_file(out_dir: Path, asset: Asset) -> Path:
+    """``<out_dir>/<client>/<device>.cfg``, the names encoded by `mspctl.files.path_in` (ordinary
+    names unchanged; a device without a client goes under ``no-client``). Raises PathEscapeError."""
+    return path_in(out_dir, asset.client or "no-client", asset.name, suffix=".cfg")
+
+
+def write_configs(results: Sequence[RenderResult], out_dir: Path) -> list[RenderResult]:
+    """Write each rendered config to its `config_file` in `out_dir`, atomically.
+
+    Returns `results` with ``file`` set on those written; a device whose file would resolve outside
+    `out_dir` (a symbolic link inside it) is not written and comes back failed with MSP-PATH-400.
+    """
+    out = []
+    for r in results:
+        if r.status != "ok" or r.text is None:
+            out.append(r)
+            continue
+        try:
+            path = config_file(out_dir, r.asset)
+        except PathEscapeError as exc:
+            out.append(replace(r, status="failed", error=exc.message, error_code=exc.code))
+            continue
+        write_atomic(path, r.text)
+        out.append(replace(r, file=path))
+    return out
 
 
 _DEVICE_FIELDS = [f.name for f in fields(Asset) if f.name not in ("config_context", "tags", "custom_fields")]

@@ -1,4 +1,5 @@
-"""Drift reports: JUnit XML (one testcase per device and feature) and Markdown."""
+"""Drift reports: JUnit XML (one testcase per device and feature) and Markdown; NetBox text in
+both escaped by mspctl.reports.text."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import xml.etree.ElementTree as ET
 
 from mspctl.drift.compare import FeatureResult
 from mspctl.drift.service import DeviceDrift, DriftRun
+from mspctl.escape import escape_text
+from mspctl.reports.text import escape_tree, md, md_code
 
 
 def junit(run: DriftRun) -> str:
@@ -43,7 +46,7 @@ def junit(run: DriftRun) -> str:
         suite.set("failures", str(failures))
         suite.set("errors", str(errors))
         suite.set("skipped", str(skipped))
-    ET.indent(suites)
+    ET.indent(escape_tree(suites))
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
@@ -56,12 +59,12 @@ def markdown(run: DriftRun) -> str:
     for d in run.devices:
         ev = f"{d.source}, {d.age_seconds:.0f}s old" if d.source and d.age_seconds is not None else (d.source or "-")
         drifted = ", ".join(f.feature for f in d.features if f.status == "drift") or (d.error or "-")
-        lines.append(f"| {d.asset.name} | {d.asset.client} | {d.status} | {ev} | {drifted} |")
+        lines.append(f"| {md(d.asset.name)} | {md(d.asset.client)} | {d.status} | {md(ev)} | {md(drifted)} |")
     for d in run.devices:
         for f in d.features:
             if f.status != "drift":
                 continue
-            lines += ["", f"## {d.asset.name}: {f.feature}", ""]
-            lines += [f"- missing: `{m}`" for m in f.missing] + [f"- extra: `{x}`" for x in f.extra]
-            lines += ["", "Remediation:", "", "```", *f.remediation, "```"]
+            lines += ["", f"## {md(d.asset.name)}: {md(f.feature)}", ""]
+            lines += [f"- missing: {md_code(m)}" for m in f.missing] + [f"- extra: {md_code(x)}" for x in f.extra]
+            lines += ["", "Remediation:", "", "```", *(escape_text(r) for r in f.remediation), "```"]
     return "\n".join(lines) + "\n"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from mspctl.patch.service import HostResult, PatchRun
+from mspctl.reports.text import escape_tree
 
 
 def junit(run: PatchRun) -> str:
@@ -39,5 +40,5 @@ def junit(run: PatchRun) -> str:
         suite.set("failures", str(failures))
         suite.set("errors", str(errors))
         suite.set("skipped", str(skipped))
-    ET.indent(suites)
+    ET.indent(escape_tree(suites))
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"

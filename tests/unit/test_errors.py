@@ -32,6 +32,7 @@ CODES = [
     (errors.CacheError, "MSP-CACHE-001", 1),
     (errors.OfflineCacheMissError, "MSP-CACHE-404", 13),
     (errors.RefusedError, "MSP-WIN-001", 6),
+    (errors.PathEscapeError, "MSP-PATH-400", 10),
 ]
 
 
@@ -56,6 +57,7 @@ def test_hierarchy_lets_callers_catch_families() -> None:
     assert issubclass(errors.NetBoxPermissionError, errors.NetBoxAuthError)
     assert issubclass(errors.NetBoxUnreachableError, errors.NetBoxError)
     assert issubclass(errors.OfflineCacheMissError, errors.CacheError)
+    assert issubclass(errors.PathEscapeError, errors.ConfigError)
 
 
 def test_instance_code_and_exit_code_override_leaves_class_alone() -> None:
