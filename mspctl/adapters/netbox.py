@@ -390,13 +390,15 @@ class NetBoxSource:
         return ids
 
 
-    def fetch_asset(self, kind: AssetKind, name: str, client: str | None = None) -> Asset:
-        """One asset with its merged config context."""
-        params: dict[str, Any] = {"name": name}
-        if client:
+    def fetch_asset(self, kind: AssetKind, name: str, client: str | None = None,
+                    object_id: int | None = None) -> Asset:
+        """One asset with its merged config context: by its id when known, else by exact name
+        (NetBox's `name` filter ignores case: `RTR1` and `rtr1` are two devices)."""
+        params: dict[str, Any] = {"id": object_id} if object_id is not None else {"name": name}
+        if client and object_id is None:
             params["tenant"] = client
         data, _ = self._get(ENDPOINTS[kind], params)
-        results = data.get("results") or []
+        results = [r for r in data.get("results") or [] if object_id is not None or r.get("name") == name]
         if not results:
             raise UnknownDeviceError(f"no {kind} named {name!r}" + (f" for client {client!r}" if client else ""))
         return asset_from_record(kind, results[0])

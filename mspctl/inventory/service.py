@@ -46,7 +46,8 @@ class InventorySource(Protocol):
 
     def asset_ids(self) -> set[tuple[str, int]]: ...
 
-    def fetch_asset(self, kind: AssetKind, name: str, client: str | None = None) -> Asset: ...
+    def fetch_asset(self, kind: AssetKind, name: str, client: str | None = None,
+                    object_id: int | None = None) -> Asset: ...
 
     def fetch_device_details(self, device_ids: list[int]) -> dict[int, DeviceDetails]:
         """Merged config context and interfaces (with addresses) per device id."""
@@ -239,7 +240,7 @@ class InventoryService:
                                      hint="add --client to say which one", code="MSP-INV-409")
         asset = matches[0]
         if mode != "offline":
-            detailed = self._require_source().fetch_asset(asset.kind, asset.name, asset.client)
+            detailed = self._require_source().fetch_asset(asset.kind, asset.name, asset.client, asset.id)
             self.cache.put_asset(replace(detailed, config_context=None))  # the cache holds list records
             return detailed
         return asset

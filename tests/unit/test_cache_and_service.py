@@ -86,10 +86,12 @@ class FakeSource:
         self.calls.append(("asset_ids", None))
         return set(self._assets)
 
-    def fetch_asset(self, kind: AssetKind, name: str, client: str | None = None) -> Asset:
+    def fetch_asset(self, kind: AssetKind, name: str, client: str | None = None,
+                    object_id: int | None = None) -> Asset:
         self.calls.append(("fetch_asset", (kind, name, client)))
         for a in self._assets.values():
-            if a.kind == kind and a.name == name and (client is None or a.client == client):
+            if a.kind == kind and (a.id == object_id if object_id is not None else
+                                   a.name == name and (client is None or a.client == client)):
                 return replace(a, config_context={"ntp": ["192.0.2.123"]})
         raise UnknownDeviceError(f"no {kind} named {name!r}")
 
