@@ -8,6 +8,7 @@ its line and the device: ``templates/cisco_ios/ntp.j2:3: 'ntp_servers' is undefi
 from __future__ import annotations
 
 import ipaddress
+import re
 import traceback
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import jinja2
 import jinja2.sandbox
 
 from mspctl.errors import MspctlError
+from mspctl.escape import escape_text
 from mspctl.files import safe_component
 
 
@@ -40,7 +42,37 @@ def _prefixlen(value: str) -> int:
     return ipaddress.ip_interface(value).network.prefixlen
 
 
-FILTERS = {"ip": _ip, "netmask": _netmask, "prefixlen": _prefixlen}
+class Multiline(str):
+    """A value a template allows to span lines (``{{ banner | multiline }}``)."""
+
+
+def _multiline(value: Any) -> Multiline:
+    return Multiline(value)
+
+
+# Line breaks and other control characters (a tab aside) in a value would add configuration lines
+# of their own: a NetBox name `x\nusername evil privilege 15 ...` must not reach a device.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+class _InjectedLines(ValueError):
+    pass
+
+
+def _finalize(value: Any) -> Any:
+    """Every ``{{ ... }}`` output: a value with a control character is refused (MSP-TPL-422)."""
+    if isinstance(value, str):
+        pattern = _CONTROL_MULTILINE if isinstance(value, Multiline) else _CONTROL
+        bad = pattern.search(value)
+        if bad:
+            raise _InjectedLines(f"the value {value[:40]!r}... holds the control character {bad.group()!r}: it "
+                                 "would add configuration lines of its own; fix the value in NetBox (or mark a "
+                                 "value that may span lines with `| multiline`)")
+    return value
+
+
+FILTERS = {"ip": _ip, "netmask": _netmask, "prefixlen": _prefixlen, "multiline": _multiline}
 
 
 class TemplateEngine:
@@ -55,7 +87,7 @@ class TemplateEngine:
         loader: jinja2.BaseLoader = (jinja2.DictLoader(sources) if sources is not None
                                      else jinja2.FileSystemLoader(str(folder)))
         self.env = cls(loader=loader, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                       keep_trailing_newline=True, autoescape=False)
+                       keep_trailing_newline=True, autoescape=False, finalize=_finalize)
         self.env.filters.update(FILTERS)
         self._sources = sources
         self._templates: dict[str, jinja2.Template] = {}
@@ -99,6 +131,10 @@ class TemplateEngine:
                                 f"(device {device})") from None
         except jinja2.TemplateNotFound as exc:
             raise MissingTemplateError(f"template {self.folder / str(exc.name)} not found (device {device})") from None
+        except _InjectedLines as exc:
+            raise TemplateError(f"{_template_frame(exc, self.folder)}: {exc} (device {escape_text(device)})",
+                                code="MSP-TPL-422", hint="NetBox data is untrusted: names and values stay on "
+                                                         "their line") from None
         except Exception as exc:  # UndefinedError, or an error inside a filter
             where = _template_frame(exc, self.folder)
             raise TemplateError(f"{where}: {type(exc).__name__}: {exc} (device {device})") from None
