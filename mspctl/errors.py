@@ -19,6 +19,7 @@ class ExitCode:
     FINDINGS = 4  # the run worked and found drift / non-compliance
     NO_MATCH = 5  # the scope or filter selected nothing
     REFUSED = 6  # refused to start: outside the change window, or another window holds the lock
+    NOTHING_CHECKED = 7  # targets were selected, but every one was skipped: nothing was checked
     CONFIG = 10  # settings or MSP repository files invalid
     AUTH = 11  # NetBox rejected the token
     UNREACHABLE = 12  # NetBox (or another service) could not be reached

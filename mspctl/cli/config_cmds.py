@@ -9,7 +9,7 @@ import click
 
 from mspctl.cli.app import App, output_option, pass_app
 from mspctl.cli.inventory import build_filter, scope_options
-from mspctl.cli.output import echo_line, render
+from mspctl.cli.output import echo_line, exit_if_nothing_checked, render
 from mspctl.errors import ExitCode
 
 
@@ -58,6 +58,8 @@ def render_cmd(app: App, /, out_dir: Path | None, source: str, **flt: Any) -> No
     ok = sum(r.status == "ok" for r in results)
     failed = sum(r.status == "failed" for r in results)
     click.echo(f"rendered {ok}, failed {failed}, skipped {len(results) - ok - failed}", err=True)
+    exit_if_nothing_checked([(r.asset.name, r.error or "skipped") for r in results if r.status == "skipped"],
+                            ok + failed, "rendered")
     if failed:
         raise SystemExit(ExitCode.PARTIAL if ok else ExitCode.CONFIG)
 
@@ -100,6 +102,8 @@ def backup_cmd(app: App, /, **flt: Any) -> None:
         ("device", "DEVICE"), ("client", "CLIENT"), ("status", "STATUS"), ("path", "FILE"), ("error", "ERROR")],
         footer=f"run {run.run_id}: " + ", ".join(f"{v} {k}" for k, v in run.summary.items() if v) +
         (f"; commit {run.commit[:10]}" if run.commit else "; no changes, no commit"))
+    exit_if_nothing_checked([(d.asset.name, d.error or "skipped") for d in run.devices if d.status == "skipped"],
+                            len(run.devices) - run.summary["skipped"], "backed up")
     if run.summary["failed"]:
         raise SystemExit(ExitCode.PARTIAL)
 

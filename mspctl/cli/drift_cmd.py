@@ -9,7 +9,7 @@ import click
 
 from mspctl.cli.app import App, output_option, pass_app
 from mspctl.cli.inventory import build_filter, scope_options
-from mspctl.cli.output import render
+from mspctl.cli.output import exit_if_nothing_checked, render
 from mspctl.errors import ExitCode
 
 
@@ -58,6 +58,9 @@ def drift_cmd(app: App, /, source: str, feature_names: tuple[str, ...], junit: P
                                                   ("evidence", "EVIDENCE")],
            footer=f"run {run.run_id}: {s['compliant']} compliant, {s['drift']} drifted, {s['failed']} failed, "
                   f"{s['skipped']} skipped")
+    if fail_on != "never":
+        exit_if_nothing_checked([(d.asset.name, d.error or "skipped") for d in run.devices if d.status == "skipped"],
+                                s["compliant"] + s["drift"] + s["failed"], "audited")
     if s["failed"] and fail_on != "never":
         raise SystemExit(ExitCode.PARTIAL)
     if s["drift"] and fail_on == "drift":

@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from mspctl.errors import ExitCode
 from mspctl.escape import escape_text
 
 FORMATS = ("table", "json", "yaml")
@@ -96,3 +97,14 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str
     out = sys.stderr if err else sys.stdout
     console = Console(file=out, width=None if out.isatty() else 200, highlight=False)
     console.print(table)
+
+
+def exit_if_nothing_checked(skipped: Sequence[tuple[str, str]], checked: int, what: str = "checked") -> None:
+    """A run whose every target was skipped is no success (a scheduled audit that audited
+    nothing): name each target and why, then exit 7. `skipped` holds (target, reason)."""
+    if checked or not skipped:
+        return
+    for target, reason in skipped:
+        echo_line(f"skipped: {target}: {reason}", err=True)
+    click.echo(f"Nothing was {what}: all {len(skipped)} selected target(s) were skipped (exit 7).", err=True)
+    raise SystemExit(ExitCode.NOTHING_CHECKED)

@@ -197,3 +197,14 @@ def test_backup_spread_over_worker_processes(net, lab_network, monkeypatch):
     repo = Path(run["repo"])
     assert len(list(repo.rglob("*.cfg"))) == 7
     assert "hostname acme-core-sw1" in (repo / "acme" / "acme-core-sw1.cfg").read_text()
+
+
+def test_a_run_that_checked_nothing_exits_7_and_names_each_reason(net):
+    """acme-fw1 (offline, Junos: no template) is the only device selected: render and drift
+    check nothing, which a scheduled audit must not mistake for success."""
+    for args, what in ((("config", "render"), "rendered"), (("drift",), "audited")):
+        res = net(*args, "-c", "acme", "--status", "offline")
+        assert res.exit_code == ExitCode.NOTHING_CHECKED, res.output
+        assert "skipped: acme-fw1: no template juniper_junos/main.j2" in res.stderr
+        assert f"Nothing was {what}: all 1 selected target(s) were skipped" in res.stderr
+    assert net("drift", "-c", "acme", "--status", "offline", "--fail-on", "never").exit_code == 0
