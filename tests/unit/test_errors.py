@@ -10,7 +10,7 @@ from mspctl.errors import ExitCode, MspctlError
 
 def test_exit_code_table_is_stable() -> None:
     assert {name: value for name, value in vars(ExitCode).items() if name.isupper()} == {
-        "OK": 0, "ERROR": 1, "USAGE": 2, "PARTIAL": 3, "FINDINGS": 4, "NO_MATCH": 5, "REFUSED": 6,
+        "OK": 0, "ERROR": 1, "USAGE": 2, "PARTIAL": 3, "FINDINGS": 4, "NO_MATCH": 5, "REFUSED": 6, "NOTHING_CHECKED": 7,
         "CONFIG": 10, "AUTH": 11, "UNREACHABLE": 12, "NOT_FOUND": 13, "INTERRUPTED": 130,
     }
 
