@@ -1,8 +1,9 @@
 """`mspctl config backup`: read running configs over SSH, store them in git, one commit per run.
 
 Each device's config is cleaned of volatile lines (timestamps, byte counts) and scrubbed of
-secrets before it is written, so an unchanged device makes no commit and no secret reaches
-the repository. A failed device keeps its previous backup; the run still commits the rest.
+secrets (`mspctl.secrets`, by the device's platform) before it is written, so an unchanged
+device makes no commit and no secret reaches the repository: not its files, not the commit
+message. A failed device keeps its previous backup; the run still commits the rest.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from typing import Literal
 
 from mspctl.adapters.git import GitRepo
 from mspctl.adapters.netmiko import DeviceSession, DeviceTarget
-from mspctl.backup.scrub import Scrubber
 from mspctl.drift.configtext import clean
 from mspctl.executor import Event, Executor, TaskContext
 from mspctl.model import Asset
 from mspctl.records import RecordStore, RunRecord, new_run_id
+from mspctl.secrets import scrub
 
 BackupStatus = Literal["changed", "unchanged", "new", "failed", "skipped"]
 
@@ -50,22 +51,22 @@ def backup_path(asset: Asset) -> str:
     return f"{asset.client or 'no-client'}/{asset.name}.cfg"
 
 
-def fetch_config(target: DeviceTarget, timeout: float, scrub: Scrubber) -> str:
+def fetch_config(target: DeviceTarget, timeout: float, platform: str | None) -> str:
     """The device's running config as it is stored: cleaned and scrubbed."""
     with DeviceSession(target, timeout) as session:
-        return scrub(clean(session.running_config()))
+        return scrub(clean(session.running_config()), platform)
 
 
 def run_backup(assets: Sequence[Asset], targets: dict[str, DeviceTarget], unreachable: dict[str, tuple[str, str]],
-               repo: GitRepo, executor: Executor, records: RecordStore, scrub: Scrubber | None = None,
+               repo: GitRepo, executor: Executor, records: RecordStore,
                on_event: Callable[[Event], None] | None = None) -> BackupRun:
-    scrub = scrub or Scrubber()
     started = datetime.now(UTC)
     run_id = new_run_id("backup", started)
     names = [a.name for a in assets if a.name in targets]
+    platforms = {a.name: a.platform for a in assets}
 
     def task(ctx: TaskContext) -> str:
-        return fetch_config(targets[ctx.target], ctx.timeout, scrub)
+        return fetch_config(targets[ctx.target], ctx.timeout, platforms[ctx.target])
 
     results = {r.target: r for r in executor.run(names, task, on_event)}
     repo.ensure()
@@ -82,17 +83,20 @@ def run_backup(assets: Sequence[Asset], targets: dict[str, DeviceTarget], unreac
             continue
         dest = repo.path / rel
         old = dest.read_text(encoding="utf-8") if dest.exists() else None
-        status: BackupStatus = "new" if old is None else ("unchanged" if old == res.value else "changed")
+        # Scrubbed in the worker already; again here, where the secrets registered in this
+        # process (the credentials it resolved) are certainly known.
+        text = scrub(res.value, asset.platform)
+        status: BackupStatus = "new" if old is None else ("unchanged" if old == text else "changed")
         if status != "unchanged":
             from mspctl.files import write_atomic
 
-            write_atomic(dest, res.value)
+            write_atomic(dest, text)
         devices.append(DeviceBackup(asset, status, rel, duration=res.duration, attempts=res.attempts))
     summary = {s: sum(d.status == s for d in devices) for s in ("new", "changed", "unchanged", "failed", "skipped")}
     message = (f"backup {run_id}: {summary['new']} new, {summary['changed']} changed, "
                f"{summary['unchanged']} unchanged, {summary['failed']} failed\n\n" +
                "".join(f"failed: {d.asset.name}: {d.error}\n" for d in devices if d.status == "failed"))
-    commit = repo.commit_all(message)
+    commit = repo.commit_all(scrub(message))
     finished = datetime.now(UTC)
     records.save(RunRecord(run_id, "backup", started, finished, {"repo": str(repo.path)},
                            {**summary, "commit": commit},

@@ -33,8 +33,11 @@ def render_cmd(app: App, /, out_dir: Path | None, source: str, **flt: Any) -> No
     Context: device (the inventory record), its merged config context (also top-level keys),
     interfaces with addresses, client and site. Undefined variables are errors that cite
     template:line and the device. Devices whose platform has no template are skipped.
+    What is printed (table, JSON, YAML) is scrubbed of secrets; the --out files are the
+    real rendered text.
     """
     from mspctl.render.service import render_configs
+    from mspctl.secrets import scrub
 
     selection = build_filter(**flt)
     results = render_configs(app.settings, app.inventory(), selection, app.mode, source)  # type: ignore[arg-type]
@@ -44,12 +47,13 @@ def render_cmd(app: App, /, out_dir: Path | None, source: str, **flt: Any) -> No
         for r in results:
             if r.status == "ok" and r.text is not None:
                 write_atomic(out_dir / (r.asset.client or "no-client") / f"{r.asset.name}.cfg", r.text)
-    data = [r.to_dict() for r in results]
+    data = [{**r.to_dict(), "config": scrub(r.text, r.asset.platform) if r.text is not None else None}
+            for r in results]
     if app.output == "table" and out_dir is None and all(r.status != "failed" for r in results):
         for r in results:
             if r.status == "ok":
                 click.echo(f"! ---- {r.asset.name} ({r.asset.client}, {r.template})")
-                click.echo(r.text, nl=False)
+                click.echo(scrub(r.text or "", r.asset.platform), nl=False)
     else:
         rows = [{**d, "detail": d["error"] or (str(out_dir / (d["client"] or "no-client") / f"{d['device']}.cfg")
                                               if out_dir and d["status"] == "ok" else d["template"])}
