@@ -31,7 +31,7 @@ MASK = "<removed>"
 # optional "no " (remediation commands).
 _LEAD = r"(?:^|(?<=> ))[ \t]*(?:no[ \t]+)?"
 # An encryption type before the secret: 0 (clear), 5/8/9 (hashes), 6 (AES), 7 (Vigenere), EOS 8a, sha512.
-_TYPE = r"(?:(?:8a|[0-9]|sha512) )?"
+_TYPE = r"(?:(?:8a|[0-9]|sha512) )?+"  # possessive: never given back to the secret
 _WORD = r"(?P<secret>\S+)"
 # To the end of the line, for secrets that may hold spaces (IOS passwords, RADIUS keys); trailing
 # blanks are kept.
@@ -120,6 +120,7 @@ ARISTA_EOS: tuple[Rule, ...] = (
     _rule("aaa root secret", rf"{_LEAD}aaa root secret {_TYPE}{_WORD}"),
     _rule("TerminAttr -cvauth=key", r"-cvauth=key,(?P<secret>[^\s,]+)"),
     _rule("mac security profile key (CAK)", rf"{_LEAD}key [0-9a-fA-F]{{2,}} [07] {_WORD}"),
+    _rule("shared-secret profile secret", rf"{_LEAD}secret \d+ {_TYPE}{_WORD}(?= \S)"),
 )
 
 PLATFORMS: dict[str, tuple[Rule, ...]] = {"cisco_ios": CISCO_IOS, "arista_eos": ARISTA_EOS}
