@@ -1,4 +1,4 @@
-"""`mspctl config render | backup | push | rollback`: network configuration as code."""
+"""`mspctl config render | backup | audit-history | push | rollback`: network configuration as code."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from mspctl.errors import ExitCode
 
 @click.group("config")
 def config_group() -> None:
-    """Network device configuration: render intended configs, back up, push safely, roll back."""
+    """Network device configuration: render intended configs, back up, push safely, roll back,
+    audit the backups' history for secrets."""
 
 
 @config_group.command("render")
@@ -107,6 +108,36 @@ def backup_cmd(app: App, /, **flt: Any) -> None:
         (f"; commit {run.commit[:10]}" if run.commit else "; no changes, no commit"))
     if run.summary["failed"]:
         raise SystemExit(ExitCode.PARTIAL)
+
+
+@config_group.command("audit-history")
+@click.option("--repo", "repo_path", type=click.Path(path_type=Path, file_okay=False),
+              help="Audit this git repository instead of [config] backups.")
+@output_option
+@pass_app
+def audit_history_cmd(app: App, /, repo_path: Path | None) -> None:
+    """Scan the backups repository's whole git history for secrets today's scrubber would remove.
+
+    \b
+    Every commit on every branch, each line it added to any file, and its message are checked
+    with today's rules (docs/secrets.md) and every secret mspctl can find (the credentials
+    file's and the environment's device passwords, the NetBox token). Each line that still
+    holds one is listed by commit, file and line number, as the scrubber leaves it: the
+    secret itself is never printed.
+    Exit: 0 clean, 4 secrets found (rotate them; rewrite that history, e.g. with
+    git filter-repo, and every clone of it), 13 no repository there (MSP-GIT-404), 1 git failed.
+    """
+    from mspctl.backup.audit import audit_backups
+
+    audit = audit_backups(app.settings, repo_path)
+    rows = [{**f.to_dict(), "commit": f.commit[:10]} for f in audit.findings]
+    found = (f"{len(audit.findings)} line(s) in {len(audit.dirty_commits)} commit(s) still hold a secret"
+             if audit.findings else "no secret found")
+    render(audit.to_dict(), app.output, rows=rows, columns=[("commit", "COMMIT"), ("file", "FILE"),
+                                                            ("line", "LINE"), ("text", "LINE, SCRUBBED")],
+           footer=f"{audit.repo}: {audit.commits} commit(s) scanned: {found}")
+    if audit.findings:
+        raise SystemExit(ExitCode.FINDINGS)
 
 
 def _render_push(app: App, run: Any, footer: str, err: bool = False) -> None:
