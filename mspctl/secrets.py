@@ -27,9 +27,10 @@ from mspctl.redact import redact
 
 MASK = "<removed>"
 
-# Where a command starts: a line's start, or a child's after "parent > " (drift findings), then an
-# optional "no " (remediation commands).
-_LEAD = r"(?:^|(?<=> ))[ \t]*(?:no[ \t]+)?"
+# Where a command starts: a line's start, a child's after "parent > " (drift findings), or after a
+# configuration prompt a device echoed it behind ("r1(config-if)#"); then an optional "no "
+# (remediation commands).
+_LEAD = r"(?:^|(?<=> )|(?<=\)#))[ \t]*(?:no[ \t]+)?"
 # An encryption type before the secret: 0 (clear), 5/8/9 (hashes), 6 (AES), 7 (Vigenere), EOS 8a, sha512.
 _TYPE = r"(?:(?:8a|[0-9]|sha512) )?+"  # possessive: never given back to the secret
 _WORD = r"(?P<secret>\S+)"

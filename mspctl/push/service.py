@@ -304,7 +304,9 @@ def push_device(asset: Asset, target: DeviceTarget, intended: str, features: Seq
             post = clean(session.running_config())
         except DeviceCommandError as exc:
             result.accepted = scrub_lines(sent, platform)
-            return _undo(change, asset, pre, touched, result, exc.message, exc.code, journal)
+            # The adapter names the line scrubbed already; a line named verbatim is scrubbed here too.
+            message = exc.message.replace(exc.line, scrub(exc.line, platform)) if exc.line else exc.message
+            return _undo(change, asset, pre, touched, result, message, exc.code, journal)
         except ChangeInterrupted as exc:
             result.accepted = scrub_lines(exc.accepted, platform)
             if exc.in_flight is not None:

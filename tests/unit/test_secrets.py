@@ -193,6 +193,7 @@ def test_commands_findings_and_remediation_are_scrubbed_too() -> None:
     assert scrub_line("no snmp-server community Pub1ic RO") == "no snmp-server community <removed> RO"
     assert scrub_line("tacacs server TAC1 > key 7 104D000A") == "tacacs server TAC1 > key 7 <removed>"  # drift paths
     assert scrub_line("line vty 0 4 > password 7 0205") == "line vty 0 4 > password 7 <removed>"
+    assert scrub_line("r1(config-line)#password 7 0205") == "r1(config-line)#password 7 <removed>"  # an echo
     assert scrub_lines(["snmp-server community A RO", "ntp server 10.1.1.1"], "cisco_ios") == [
         "snmp-server community <removed> RO", "ntp server 10.1.1.1"]
 
