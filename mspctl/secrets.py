@@ -149,7 +149,8 @@ _CANDIDATE = re.compile(r"secret|password|key|community|snmp-server|authenticati
 def rules(platform: str | None = None) -> tuple[Rule, ...]:
     """The rules for `platform` (its own first, then the generic ones). An unknown platform, or
     None, gets every platform's rules: a line is never left unscrubbed for want of a name."""
-    key = _ALIASES.get(platform or "", platform or "")
+    key = (platform or "").lower().replace("-", "_")  # a NetBox slug, spelled either way
+    key = _ALIASES.get(key, key)
     own = PLATFORMS[key] if key in PLATFORMS else tuple(r for p in PLATFORMS.values() for r in p)
     return own + GENERIC
 

@@ -80,8 +80,9 @@ def backup_cmd(app: App, /, **flt: Any) -> None:
     """Back up running configs over SSH into the backups git repository (one commit per run).
 
     \b
-    Files: <backups>/<client>/<device>.cfg, cleaned of volatile lines and scrubbed of secrets,
-    so an unchanged device makes no commit. A failed device keeps its previous backup.
+    Files: <backups>/<client>/<device>.cfg, cleaned of volatile lines and scrubbed of secrets
+    (docs/secrets.md), so an unchanged device makes no commit. A failed device keeps its
+    previous backup. `config audit-history` finds secrets older backups left in git.
     Exit: 0 all backed up, 3 some devices failed.
     """
     from mspctl.adapters.git import GitRepo

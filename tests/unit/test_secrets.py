@@ -209,7 +209,7 @@ def test_an_unknown_platform_gets_every_platforms_rules() -> None:
     assert scrub_line(line, "cisco_ios") == line  # not an IOS command
     assert scrub_line(line, "arista_eos") == scrub_line(line, None) == scrub_line(line, "juniper_junos") == \
         "aaa root secret sha512 <removed>"
-    assert scrub_line(line, "eos") == "aaa root secret sha512 <removed>"  # a NetBox slug's alias
+    assert scrub_line(line, "eos") == scrub_line(line, "Arista-EOS") == "aaa root secret sha512 <removed>"  # slugs
 
 
 def test_registered_secrets_are_masked_anywhere_in_a_config() -> None:
