@@ -22,12 +22,13 @@ surface: logs, reports, backups, exceptions.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import stat
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,6 +82,20 @@ class CredentialStore:
             register_secret(value)
         self._found[name] = creds
         return creds
+
+    def register_all(self, names: Iterable[str] = ()) -> None:
+        """Register every secret this store can find with `mspctl.redact` without needing a device:
+        the environment's ``MSPCTL_CRED_*_PASSWORD``/``_SECRET``, every table of the credentials
+        file, and `names` (the clients' references, which may live in the keyring). A name that
+        cannot be resolved is skipped."""
+        for key, value in self._env.items():
+            if key.startswith("MSPCTL_CRED_") and key.endswith(("_PASSWORD", "_SECRET")):
+                register_secret(value)
+        if self._file_data is None:
+            self._file_data = self._read_file()
+        for name in {*self._file_data, *names}:
+            with contextlib.suppress(MspctlError):
+                self.get(name)
 
     def _from_env(self, name: str) -> Credentials | None:
         prefix = _env_prefix(name)

@@ -5,6 +5,8 @@ its id, kind, times, parameters, summary, and one result per target. Nothing is 
 deleted afterwards (triggers refuse UPDATE, DELETE and INSERT OR REPLACE), so the history
 (compliance over time, what a push changed) can be trusted.
 
+Every string a record holds is scrubbed of secrets (`mspctl.secrets`) as it is written.
+
 A run that changes things also writes a *start* row and *journal* entries while it works
 (`start`, `journal`): the intent of each change is on disk before the first command reaches a
 device. A start without a finished run whose process is gone (killed, crashed, power lost) is
@@ -29,6 +31,7 @@ from typing import Any
 from mspctl.errors import MspctlError, NotFoundError
 from mspctl.files import private_file
 from mspctl.redact import redact
+from mspctl.secrets import scrub_values
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -113,7 +116,9 @@ class JournalEntry:
 
 
 def _dump(obj: Any) -> str:
-    return redact(json.dumps(obj, default=str, sort_keys=True))
+    """A record's JSON: every string scrubbed of secrets (config lines, commands, messages) on the
+    way in, whoever built it."""
+    return redact(json.dumps(scrub_values(obj), default=str, sort_keys=True))
 
 
 class RecordStore:

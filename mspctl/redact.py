@@ -14,8 +14,8 @@ _known: set[str] = set()
 # Token-shaped strings, masked even when nobody registered them: NetBox v2 tokens
 # (nbt_<key>.<secret>) and the value after "Token " / "Bearer " in a header.
 _PATTERNS = [
-    (re.compile(r"nbt_[A-Za-z0-9]+\.[A-Za-z0-9]+"), MASK),
-    (re.compile(r"(?i)\b(Token|Bearer)(\s+)[A-Za-z0-9_.]{16,}"), r"\1\2" + MASK),
+    (re.compile(r"nbt_[A-Za-z0-9]+\.[A-Za-z0-9]+"), ""),
+    (re.compile(r"(?i)\b(Token|Bearer)(\s+)[A-Za-z0-9_.]{16,}"), r"\1\2"),
 ]
 
 
@@ -25,12 +25,14 @@ def register_secret(value: str | None) -> None:
         _known.add(value)
 
 
-def redact(text: str) -> str:
+def redact(text: str, mask: str = MASK) -> str:
+    """`text` with every registered secret and token-shaped string replaced by `mask`
+    (`mspctl.secrets` passes its own, so a config line reads alike whichever way it was masked)."""
     for secret in sorted(_known, key=len, reverse=True):
         if secret in text:
-            text = text.replace(secret, MASK)
-    for pat, repl in _PATTERNS:
-        text = pat.sub(repl, text)
+            text = text.replace(secret, mask)
+    for pat, keep in _PATTERNS:
+        text = pat.sub(keep + mask.replace("\\", "\\\\"), text)
     return text
 
 

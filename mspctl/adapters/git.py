@@ -6,9 +6,11 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,18 +28,37 @@ class GitError(MspctlError):
     code = "MSP-GIT-001"
 
 
+@dataclass(frozen=True)
+class AddedLine:
+    """A line a commit brought: into `path` at `line` (1-based, in the file as the commit left
+    it), or, with `path` "", line `line` of the commit's message."""
+
+    commit: str
+    path: str
+    line: int
+    text: str
+
+
+# `git log` output: a record separator, the commit id and its message up to a unit separator, then its diff.
+_LOG_FORMAT = "--format=%x1e%H%n%B%x1f"
+_HUNK = re.compile(r"@@ -\d+(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
 class GitRepo:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def _git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    @staticmethod
+    def _env() -> dict[str, str]:
         # Literal pathspecs: a backup's file name is never read as a glob or a `:(magic)` pathspec.
-        env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_LITERAL_PATHSPECS="1", GIT_AUTHOR_NAME="mspctl",
-                   GIT_AUTHOR_EMAIL="mspctl@localhost", GIT_COMMITTER_NAME="mspctl",
-                   GIT_COMMITTER_EMAIL="mspctl@localhost")
+        return dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_LITERAL_PATHSPECS="1", GIT_AUTHOR_NAME="mspctl",
+                    GIT_AUTHOR_EMAIL="mspctl@localhost", GIT_COMMITTER_NAME="mspctl",
+                    GIT_COMMITTER_EMAIL="mspctl@localhost")
+
+    def _git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         try:
-            proc = subprocess.run(["git", "-C", str(self.path), *args], capture_output=True, text=True, env=env,
-                                  timeout=120)
+            proc = subprocess.run(["git", "-C", str(self.path), *args], capture_output=True, text=True,
+                                  env=self._env(), timeout=120)
         except FileNotFoundError:
             raise GitError("git is not installed", hint="install git") from None
         if check and proc.returncode != 0:
@@ -118,3 +139,54 @@ class GitRepo:
     def last_commit_time(self, relpath: str) -> datetime | None:
         out = self._git("log", "-1", "--format=%cI", "--", relpath, check=False).stdout.strip()
         return datetime.fromisoformat(out).astimezone(UTC) if out else None
+
+    def is_repo(self) -> bool:
+        return (self.path / ".git").is_dir() or (self.path / "HEAD").is_file()
+
+    def added_lines(self) -> Iterator[AddedLine]:
+        """Every line of every commit on every ref, oldest first: each commit's message, and each
+        line its diff adds (a merge: against its first parent). Together they are every version of
+        every file the history holds. Streamed: a long history is never held in memory."""
+        cmd = ["git", "-C", str(self.path), "-c", "core.quotePath=false", "log", "--all", "--reverse", "--no-color",
+               "--no-renames", "--no-ext-diff", "--diff-merges=first-parent", "-U0", "-p", _LOG_FORMAT]
+        try:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self._env(),
+                                    encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            raise GitError("git is not installed", hint="install git") from None
+        assert proc.stdout is not None
+        with proc:
+            yield from _parse_log(proc.stdout)
+            err = proc.stderr.read() if proc.stderr else ""
+        if proc.returncode not in (0, None) and "does not have any commits" not in err:
+            raise GitError(f"{self.path}: git log failed: {err.strip()[:300]}")
+
+
+def _parse_log(lines: Iterator[str]) -> Iterator[AddedLine]:
+    commit, path = "", ""
+    in_message, number = False, 0
+    old_left = new_left = 0  # the lines of the current hunk still to come
+    for raw in lines:
+        line = raw.removesuffix("\n")
+        if old_left or new_left:  # inside a hunk: content, whatever it looks like
+            if line.startswith("+"):
+                if path:
+                    yield AddedLine(commit, path, number, line[1:])
+                number, new_left = number + 1, new_left - 1
+            elif line.startswith("-"):
+                old_left -= 1
+            continue
+        if line.startswith("\x1e"):
+            commit, path, in_message, number = line[1:], "", True, 0
+        elif in_message:
+            text, end, _ = line.partition("\x1f")
+            if text or not end:
+                number += 1
+                yield AddedLine(commit, "", number, text)
+            in_message = not end
+        elif line.startswith("+++ "):
+            name = line[4:].strip('"')  # a quoted name keeps its escapes: it is only shown
+            path = name[2:] if name.startswith("b/") else ""  # "": /dev/null, the file was deleted
+        elif m := _HUNK.match(line):
+            old_left = int(m[1]) if m[1] is not None else 1
+            number, new_left = int(m[2]), int(m[3]) if m[3] is not None else 1

@@ -17,6 +17,7 @@ from typing import Any
 
 from mspctl.errors import MspctlError
 from mspctl.redact import redact
+from mspctl.secrets import scrub
 
 # What IOS/EOS-style CLIs print when they refuse a line.
 DEVICE_ERRORS = re.compile(r"^% ?(Invalid input|Incomplete command|Ambiguous command|Error|Unrecognized command|"
@@ -34,7 +35,8 @@ class DeviceAuthError(DeviceError):
 
 
 class DeviceCommandError(DeviceError):
-    """The device refused a configuration line; `line` and `output` say which and how."""
+    """The device refused a configuration line; `line` and `output` say which and how. The
+    message names the line scrubbed of secrets; `line` is the real one (never shown)."""
 
     code = "MSP-DEV-422"
 
@@ -167,8 +169,9 @@ class DeviceSession:
         if m:
             bad = _refused_line(output, m.start(), lines)
             self._call("leaving config mode", self._conn.exit_config_mode)
-            raise DeviceCommandError(f"{self.target.name}: device refused {bad!r}: "
-                                     f"{output[m.start():].splitlines()[0]}", line=bad, output=redact(output))
+            kind = self.target.device_type
+            raise DeviceCommandError(f"{self.target.name}: device refused {scrub(bad, kind)!r}: "
+                                     f"{output[m.start():].splitlines()[0]}", line=bad, output=scrub(output, kind))
         return output
 
     def save(self) -> str:
@@ -197,7 +200,7 @@ class DeviceSession:
         m = re.search(r"^%.*$", out, re.MULTILINE)
         if m:
             raise DeviceCommandError(f"{self.target.name}: {command!r} failed: {m.group()}", line=command,
-                                     output=redact(out))
+                                     output=scrub(out, self.target.device_type))
         return out
 
     def snapshot(self, name: str) -> str:
@@ -249,9 +252,10 @@ class DeviceSession:
                 if m:
                     in_flight = None
                     self._leave_config()
-                    raise DeviceCommandError(f"{self.target.name}: device refused {block[0].strip()!r}: "
+                    shown = scrub(block[0].strip(), self.target.device_type)
+                    raise DeviceCommandError(f"{self.target.name}: device refused {shown!r}: "
                                              f"{out[m.start():].splitlines()[0]}", line=block[0].strip(),
-                                             output=redact(out))
+                                             output=scrub(out, self.target.device_type))
                 accepted.extend(block)
                 in_flight = None
             self._leave_config()

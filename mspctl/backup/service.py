@@ -1,8 +1,9 @@
 """`mspctl config backup`: read running configs over SSH, store them in git, one commit per run.
 
 Each device's config is cleaned of volatile lines (timestamps, byte counts) and scrubbed of
-secrets before it is written, so an unchanged device makes no commit and no secret reaches
-the repository. A failed device keeps its previous backup; the run still commits the rest.
+secrets (`mspctl.secrets`, by the device's platform) before it is written, so an unchanged
+device makes no commit and no secret reaches the repository: not its files, not the commit
+message. A failed device keeps its previous backup; the run still commits the rest.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Literal
 
 from mspctl.adapters.git import GitRepo
 from mspctl.adapters.netmiko import DeviceSession, DeviceTarget
-from mspctl.backup.scrub import Scrubber
 from mspctl.drift.configtext import clean
 from mspctl.errors import PathEscapeError, RefusedError
 from mspctl.escape import escape_text
@@ -23,6 +23,7 @@ from mspctl.executor import Event, Executor, TargetResult, TaskContext
 from mspctl.files import path_in, write_atomic
 from mspctl.model import Asset
 from mspctl.records import RecordStore, RunRecord, new_run_id
+from mspctl.secrets import scrub
 
 BackupStatus = Literal["changed", "unchanged", "new", "failed", "skipped"]
 
@@ -56,22 +57,22 @@ def backup_file(repo: Path, asset: Asset) -> Path:
     return path_in(repo, asset.client or "no-client", asset.name, suffix=".cfg")
 
 
-def fetch_config(target: DeviceTarget, timeout: float, scrub: Scrubber) -> str:
+def fetch_config(target: DeviceTarget, timeout: float, platform: str | None) -> str:
     """The device's running config as it is stored: cleaned and scrubbed."""
     with DeviceSession(target, timeout) as session:
-        return scrub(clean(session.running_config()))
+        return scrub(clean(session.running_config()), platform)
 
 
 def run_backup(assets: Sequence[Asset], targets: dict[str, DeviceTarget], unreachable: dict[str, tuple[str, str]],
-               repo: GitRepo, executor: Executor, records: RecordStore, scrub: Scrubber | None = None,
+               repo: GitRepo, executor: Executor, records: RecordStore,
                on_event: Callable[[Event], None] | None = None) -> BackupRun:
-    scrub = scrub or Scrubber()
     started = datetime.now(UTC)
     run_id = new_run_id("backup", started)
     names = [a.name for a in assets if a.name in targets]
+    platforms = {a.name: a.platform for a in assets}
 
     def task(ctx: TaskContext) -> str:
-        return fetch_config(targets[ctx.target], ctx.timeout, scrub)
+        return fetch_config(targets[ctx.target], ctx.timeout, platforms[ctx.target])
 
     results = {r.target: r for r in executor.run(names, task, on_event)}
     try:
@@ -109,16 +110,20 @@ def _store(assets: Sequence[Asset], results: dict[str, TargetResult[str]], unrea
             devices.append(DeviceBackup(asset, "failed", rel, res.error, res.error_type, res.duration, res.attempts))
             continue
         old = repo.committed(rel)
-        status: BackupStatus = "new" if old is None else ("unchanged" if old == res.value else "changed")
-        if not dest.exists() or dest.read_text(encoding="utf-8") != res.value:
-            write_atomic(dest, res.value)
+        # Scrubbed in the worker already; again here, where the secrets registered in this
+        # process (the credentials it resolved) are certainly known.
+        text = scrub(res.value, asset.platform)
+        status: BackupStatus = "new" if old is None else ("unchanged" if old == text else "changed")
+        if not dest.exists() or dest.read_text(encoding="utf-8") != text:
+            write_atomic(dest, text)
         devices.append(DeviceBackup(asset, status, rel, duration=res.duration, attempts=res.attempts))
     summary = {s: sum(d.status == s for d in devices) for s in ("new", "changed", "unchanged", "failed", "skipped")}
     message = (f"backup {run_id}: {summary['new']} new, {summary['changed']} changed, "
                f"{summary['unchanged']} unchanged, {summary['failed']} failed\n\n" +
                "".join(f"failed: {escape_text(d.asset.name)}: {escape_text(d.error or '')}\n"
                        for d in devices if d.status == "failed"))
-    commit = repo.commit_paths([d.path for d in devices if d.path and d.status in ("new", "changed")], message)
+    commit = repo.commit_paths([d.path for d in devices if d.path and d.status in ("new", "changed")],
+                               scrub(message))
     finished = datetime.now(UTC)
     records.save(RunRecord(run_id, "backup", started, finished, {"repo": str(repo.path)},
                            {**summary, "commit": commit},

@@ -1,4 +1,4 @@
-"""`mspctl config render | backup | push | rollback`: network configuration as code."""
+"""`mspctl config render | backup | audit-history | push | rollback`: network configuration as code."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from mspctl.errors import ExitCode
 
 @click.group("config")
 def config_group() -> None:
-    """Network device configuration: render intended configs, back up, push safely, roll back."""
+    """Network device configuration: render intended configs, back up, push safely, roll back,
+    audit the backups' history for secrets."""
 
 
 @config_group.command("render")
@@ -34,19 +35,23 @@ def render_cmd(app: App, /, out_dir: Path | None, source: str, **flt: Any) -> No
     Context: device (the inventory record), its merged config context (also top-level keys),
     interfaces with addresses, client and site. Undefined variables are errors that cite
     template:line and the device. Devices whose platform has no template are skipped.
+    What is printed (table, JSON, YAML) is scrubbed of secrets; the --out files are the
+    real rendered text.
     """
     from mspctl.render.service import render_configs, write_configs
+    from mspctl.secrets import scrub
 
     selection = build_filter(**flt)
     results = render_configs(app.settings, app.inventory(), selection, app.mode, source)  # type: ignore[arg-type]
     if out_dir is not None:
         results = write_configs(results, out_dir)
-    data = [r.to_dict() for r in results]
+    data = [{**r.to_dict(), "config": scrub(r.text, r.asset.platform) if r.text is not None else None}
+            for r in results]
     if app.output == "table" and out_dir is None and all(r.status != "failed" for r in results):
         for r in results:
             if r.status == "ok":
                 echo_line(f"! ---- {r.asset.name} ({r.asset.client}, {r.template})")
-                click.echo(r.text, nl=False)
+                click.echo(scrub(r.text or "", r.asset.platform), nl=False)
     else:
         rows = [{**d, "detail": d["error"] or d["file"] or d["template"]} for d in data]
         render([{k: v for k, v in d.items() if k != "config" or out_dir is None} for d in data], app.output,
@@ -73,11 +78,12 @@ def backup_cmd(app: App, /, **flt: Any) -> None:
 
     \b
     Files: <backups>/<client>/<device>.cfg (characters outside [A-Za-z0-9._-] in a name are
-    %-encoded), cleaned of volatile lines and scrubbed of secrets, so an unchanged device makes
-    no commit. A failed device keeps its previous backup. Changes are judged against the last
-    commit, and a commit holds only this run's files. One run at a time per repository: another
-    waits up to 2 minutes, then exits 6 (MSP-GIT-409), recorded; a stale git index.lock is
-    removed and named.
+    %-encoded), cleaned of volatile lines and scrubbed of secrets (docs/secrets.md), so an
+    unchanged device makes no commit. A failed device keeps its previous backup. Changes are
+    judged against the last commit, and a commit holds only this run's files. One run at a time
+    per repository: another waits up to 2 minutes, then exits 6 (MSP-GIT-409), recorded; a
+    stale git index.lock is removed and named. `config audit-history` finds secrets older
+    backups left in git.
     Exit: 0 all backed up, 3 some devices failed, 6 the repository stayed busy.
     """
     from mspctl.adapters.git import GitRepo
@@ -106,6 +112,36 @@ def backup_cmd(app: App, /, **flt: Any) -> None:
                             len(run.devices) - run.summary["skipped"], "backed up")
     if run.summary["failed"]:
         raise SystemExit(ExitCode.PARTIAL)
+
+
+@config_group.command("audit-history")
+@click.option("--repo", "repo_path", type=click.Path(path_type=Path, file_okay=False),
+              help="Audit this git repository instead of [config] backups.")
+@output_option
+@pass_app
+def audit_history_cmd(app: App, /, repo_path: Path | None) -> None:
+    """Scan the backups repository's whole git history for secrets today's scrubber would remove.
+
+    \b
+    Every commit on every branch, each line it added to any file, and its message are checked
+    with today's rules (docs/secrets.md) and every secret mspctl can find (the credentials
+    file's and the environment's device passwords, the NetBox token). Each line that still
+    holds one is listed by commit, file and line number, as the scrubber leaves it: the
+    secret itself is never printed.
+    Exit: 0 clean, 4 secrets found (rotate them; rewrite that history, e.g. with
+    git filter-repo, and every clone of it), 13 no repository there (MSP-GIT-404), 1 git failed.
+    """
+    from mspctl.backup.audit import audit_backups
+
+    audit = audit_backups(app.settings, repo_path)
+    rows = [{**f.to_dict(), "commit": f.commit[:10]} for f in audit.findings]
+    found = (f"{len(audit.findings)} line(s) in {len(audit.dirty_commits)} commit(s) still hold a secret"
+             if audit.findings else "no secret found")
+    render(audit.to_dict(), app.output, rows=rows, columns=[("commit", "COMMIT"), ("file", "FILE"),
+                                                            ("line", "LINE"), ("text", "LINE, SCRUBBED")],
+           footer=f"{audit.repo}: {audit.commits} commit(s) scanned: {found}")
+    if audit.findings:
+        raise SystemExit(ExitCode.FINDINGS)
 
 
 def _render_push(app: App, run: Any, footer: str, err: bool = False) -> None:

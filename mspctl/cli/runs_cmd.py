@@ -45,9 +45,11 @@ def list_cmd(app: App, kind: str | None, limit: int) -> None:
 def show_cmd(app: App, run_id: str) -> None:
     """Show one run with its per-target results."""
     from mspctl.records import RecordStore
+    from mspctl.secrets import scrub_values
 
     r = RecordStore(app.settings.config.records).get(run_id)
-    results = {t: {"status": s, **{k: v for k, v in d.items() if k not in ("pre_config", "asset")}}
+    # Scrubbed again: a record written by an older mspctl may hold what today's rules mask.
+    results = {t: {"status": s, **scrub_values({k: v for k, v in d.items() if k not in ("pre_config", "asset")})}
                for t, (s, d) in r.results.items()}
     data = {"id": r.id, "kind": r.kind, "started_at": r.started_at.isoformat(),
             "finished_at": r.finished_at.isoformat(), "params": r.params, "summary": r.summary, "results": results}

@@ -2,6 +2,10 @@
 
 Every device result carries its evidence: where the actual configuration came from and how
 old it was. A run is stored as an immutable record; history answers "since when".
+
+Both sides are scrubbed of secrets (`mspctl.secrets`) before they are compared: a backup holds
+none to compare, and the findings, remediation and reports then hold none either. A secret's
+value is therefore not compared; `config push` compares the real lines.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ from typing import Any, Literal
 
 from mspctl.adapters.git import GitRepo
 from mspctl.adapters.netmiko import DeviceSession, DeviceTarget
-from mspctl.backup.scrub import Scrubber
 from mspctl.backup.service import backup_file
 from mspctl.drift.compare import FeatureResult, compare_feature
 from mspctl.drift.configtext import clean, parse
@@ -25,6 +28,7 @@ from mspctl.inventory.service import InventoryService, Mode
 from mspctl.model import Asset
 from mspctl.records import RecordStore, RunRecord, new_run_id
 from mspctl.render.service import RenderResult
+from mspctl.secrets import scrub
 from mspctl.settings import Settings
 
 DeviceStatus = Literal["compliant", "drift", "failed", "skipped"]
@@ -79,18 +83,18 @@ def evaluate(asset: Asset, intended: str, actual: str, features: Sequence[Featur
 def run_drift(assets: Sequence[Asset], rendered: Mapping[str, RenderResult], features: Sequence[Feature],
               source: ActualSource, targets: Mapping[str, DeviceTarget], unreachable: Mapping[str, tuple[str, str]],
               executor: Executor, repo: GitRepo, records: RecordStore | None,
-              on_event: Callable[[Event], None] | None = None, scrub: Scrubber | None = None) -> DriftRun:
-    scrub = scrub or Scrubber()
+              on_event: Callable[[Event], None] | None = None) -> DriftRun:
     started = datetime.now(UTC)
     run_id = new_run_id("drift", started)
     todo = [a for a in assets if rendered[a.name].status == "ok"]
     actual: dict[str, tuple[str | None, datetime | None, str | None, str | None]] = {}
+    platforms = {a.name: a.platform for a in assets}
     if source == "live":
         live = [a.name for a in todo if a.name in targets]
 
         def task(ctx: TaskContext) -> tuple[str, datetime]:
             with DeviceSession(targets[ctx.target], ctx.timeout) as session:
-                text = scrub(clean(session.running_config()))
+                text = scrub(clean(session.running_config()), platforms[ctx.target])
             return text, datetime.now(UTC)
 
         for res in executor.run(live, task, on_event):
@@ -127,7 +131,8 @@ def run_drift(assets: Sequence[Asset], rendered: Mapping[str, RenderResult], fea
         if text is None:
             devices.append(DeviceDrift(asset, "failed", source=source, error=error, error_code=code))
             continue
-        results = evaluate(asset, r.text or "", text, features)
+        # A backup written by an older mspctl may still hold secrets: scrubbed again (a no-op otherwise).
+        results = evaluate(asset, scrub(r.text or "", asset.platform), scrub(text, asset.platform), features)
         status: DeviceStatus = "drift" if any(f.status == "drift" for f in results) else "compliant"
         if not results:
             status = "skipped"

@@ -39,7 +39,6 @@ from mspctl.adapters.netmiko import (
     SafeChange,
     safe_change_support,
 )
-from mspctl.backup.scrub import MASK, Scrubber
 from mspctl.drift.compare import FeatureResult, remediation
 from mspctl.drift.configtext import clean, parse
 from mspctl.drift.features import Feature
@@ -50,8 +49,8 @@ from mspctl.inventory.filters import AssetFilter
 from mspctl.inventory.service import InventoryService, Mode
 from mspctl.model import Asset
 from mspctl.records import RecordStore, RunRecord, new_run_id
-from mspctl.redact import redact
 from mspctl.render.service import RenderResult
+from mspctl.secrets import MASK, scrub, scrub_lines
 from mspctl.settings import Settings
 
 PushStatus = Literal["compliant", "planned", "applied", "rolled_back", "rollback_failed", "failed", "refused",
@@ -155,10 +154,6 @@ def _remediate(asset: Asset, features: Sequence[Feature], current: str, target: 
     return out
 
 
-def _scrubbed(scrub: Scrubber, lines: Sequence[str]) -> list[str]:
-    return [scrub(line) for line in lines]
-
-
 @dataclass
 class _Change:
     """One device's change in progress: what is needed to undo it."""
@@ -174,10 +169,10 @@ class _Change:
 
 
 def _undo(change: _Change, asset: Asset, pre: str, touched: Sequence[Feature], result: DevicePush, reason: str,
-          code: str, journal: Journal, scrub: Scrubber) -> DevicePush:
+          code: str, journal: Journal) -> DevicePush:
     """Put the device back as it was before the push and verify it; on the open session if it
     still works, else on a fresh one."""
-    result.error, result.error_code = redact(reason), code
+    result.error, result.error_code = scrub(reason, asset.platform), code
     journal("rolling_back", {"reason": result.error, "accepted": result.accepted})
 
     def attempt(session: DeviceSession) -> str:
@@ -193,7 +188,7 @@ def _undo(change: _Change, asset: Asset, pre: str, touched: Sequence[Feature], r
                 result.rollback_commands = [f"configure replace {result.snapshot}"]
             else:  # no snapshot on this platform: undo the touched features line by line
                 commands = _remediate(asset, touched, after, pre)
-                result.rollback_commands = _scrubbed(scrub, commands)
+                result.rollback_commands = scrub_lines(commands, asset.platform)
                 if commands:
                     session.apply(commands)
             after = clean(session.running_config())
@@ -220,7 +215,7 @@ def _undo(change: _Change, asset: Asset, pre: str, touched: Sequence[Feature], r
             result.error += "; after the rollback the device still differs from its pre-change config"
     except (DeviceError, OSError) as exc:
         result.status = "rollback_failed"
-        result.error += f"; rollback failed: {redact(str(exc))}"
+        result.error += f"; rollback failed: {scrub(str(exc), asset.platform)}"
         if change.pending_revert and change.revert_minutes:
             result.error += (f"; the device reverts by itself within {change.revert_minutes} min "
                              f"({change.support.self_revert})")
@@ -242,21 +237,24 @@ def _wrong_machine(session: DeviceSession, asset: Asset) -> str | None:
 
 
 def push_device(asset: Asset, target: DeviceTarget, intended: str, features: Sequence[Feature], apply: bool,
-                ctx: TaskContext, scrub: Scrubber, run_id: str = "", journal: Journal | None = None,
+                ctx: TaskContext, run_id: str = "", journal: Journal | None = None,
                 options: PushOptions | None = None, stop: Callable[[], bool] = lambda: False) -> DevicePush:
-    """One device's push. Raises (retryably) only before anything was changed."""
+    """One device's push. Raises (retryably) only before anything was changed. The real lines
+    (the pre-change config, the commands) stay in memory: the result, the journal and so the
+    record and the output hold them scrubbed of secrets."""
     journal = journal or (lambda _event, _data: None)
     options = options or PushOptions()
     with DeviceSession(target, ctx.timeout) as session:
         pre = clean(session.running_config())
         drifted = [f for f in evaluate(asset, intended, pre, features) if f.status == "drift"]
-        result = DevicePush(asset, "compliant", pre_config=scrub(pre))
+        platform = asset.platform
+        result = DevicePush(asset, "compliant", pre_config=scrub(pre, platform))
         if not drifted:
             return result
         touched = [f for f in features if f.name in {d.feature for d in drifted}]
         result.features = [f.name for f in touched]
         commands = [c for d in drifted for c in d.remediation]
-        result.commands = _scrubbed(scrub, commands)
+        result.commands = scrub_lines(commands, platform)
         why = destructive(commands, pre, options.max_remove_share)
         if why and not options.allow_destructive:
             result.status, result.error_code = "refused", "MSP-PUSH-413"
@@ -289,7 +287,7 @@ def push_device(asset: Asset, target: DeviceTarget, intended: str, features: Seq
                 result.snapshot = session.snapshot(f"{tag}.cfg")
             except (DeviceError, OSError) as exc:  # nothing changed yet: fail without touching it
                 result.status, result.error_code = "failed", "MSP-PUSH-424"
-                result.error = f"could not save the pre-change snapshot on the device: {redact(str(exc))}"
+                result.error = f"could not save the pre-change snapshot on the device: {scrub(str(exc), platform)}"
                 journal("done", {"status": result.status, "error": result.error})
                 return result
             journal("snapshot", {"snapshot": result.snapshot})
@@ -298,35 +296,37 @@ def push_device(asset: Asset, target: DeviceTarget, intended: str, features: Seq
         try:
             change.pending_revert = support.self_revert == "revert-timer"
             session.send_config(commands, sent, session=session_name, revert_minutes=revert, stop=stop)
-            result.accepted = _scrubbed(scrub, sent)
+            result.accepted = scrub_lines(sent, platform)
             if session_name:
                 change.pending_revert = True
                 session.commit(session_name, revert or options.revert_minutes)
             journal("sent", {"accepted": result.accepted})
             post = clean(session.running_config())
         except DeviceCommandError as exc:
-            result.accepted = _scrubbed(scrub, sent)
-            message = exc.message.replace(exc.line, scrub(exc.line)) if exc.line else exc.message
-            return _undo(change, asset, pre, touched, result, message, exc.code, journal, scrub)
+            result.accepted = scrub_lines(sent, platform)
+            # The adapter names the line scrubbed already; a line named verbatim is scrubbed here too.
+            message = exc.message.replace(exc.line, scrub(exc.line, platform)) if exc.line else exc.message
+            return _undo(change, asset, pre, touched, result, message, exc.code, journal)
         except ChangeInterrupted as exc:
-            result.accepted = _scrubbed(scrub, exc.accepted)
+            result.accepted = scrub_lines(exc.accepted, platform)
             if exc.in_flight is not None:
-                result.warnings.append(f"the device may or may not have taken {scrub(exc.in_flight).strip()!r}")
+                taken = scrub(exc.in_flight, platform).strip()
+                result.warnings.append(f"the device may or may not have taken {taken!r}")
             if stop() and exc.in_flight is None:
                 reason, code = "the run was interrupted mid-change", "MSP-PUSH-499"
             else:
                 reason, code = f"connection lost mid-change: {exc.message}", "MSP-PUSH-504"
-            return _undo(change, asset, pre, touched, result, reason, code, journal, scrub)
+            return _undo(change, asset, pre, touched, result, reason, code, journal)
         except (DeviceError, OSError) as exc:
-            result.accepted = _scrubbed(scrub, sent)
+            result.accepted = scrub_lines(sent, platform)
             change.session = None
             return _undo(change, asset, pre, touched, result, f"connection lost mid-change: {exc}", "MSP-PUSH-504",
-                         journal, scrub)
+                         journal)
         result.post_check = evaluate(asset, intended, post, touched)
         still = [f.feature for f in result.post_check if f.status == "drift"]
         if still:
             return _undo(change, asset, pre, touched, result,
-                         f"post-change check failed: {', '.join(still)} still drifted", "MSP-PUSH-409", journal, scrub)
+                         f"post-change check failed: {', '.join(still)} still drifted", "MSP-PUSH-409", journal)
         try:
             if change.pending_revert:
                 session.confirm(session_name)
@@ -337,7 +337,7 @@ def push_device(asset: Asset, target: DeviceTarget, intended: str, features: Seq
         except (DeviceError, OSError) as exc:
             change.session = None
             return _undo(change, asset, pre, touched, result, f"could not confirm and save the change: {exc}",
-                         "MSP-PUSH-504", journal, scrub)
+                         "MSP-PUSH-504", journal)
     result.post_digest = config_digest(post)
     result.status = "applied"
     journal("done", {"status": "applied", "accepted": result.accepted, "post_digest": result.post_digest})
@@ -347,9 +347,8 @@ def push_device(asset: Asset, target: DeviceTarget, intended: str, features: Seq
 def run_push(assets: Sequence[Asset], rendered: Mapping[str, RenderResult], features: Sequence[Feature],
              targets: Mapping[str, DeviceTarget], unreachable: Mapping[str, tuple[str, str]],
              refused: Mapping[str, str], apply: bool, executor: Executor, records: RecordStore,
-             on_event: Callable[[Event], None] | None = None, scrub: Scrubber | None = None,
+             on_event: Callable[[Event], None] | None = None,
              options: PushOptions | None = None, stop: Callable[[], bool] = lambda: False) -> PushRun:
-    scrub = scrub or Scrubber()
     started = datetime.now(UTC)
     run_id = new_run_id("push", started)
     names = [a.name for a in assets if a.name in targets and a.name not in refused
@@ -365,7 +364,7 @@ def run_push(assets: Sequence[Asset], rendered: Mapping[str, RenderResult], feat
             if apply:
                 records.journal(run_id, a.name, event, data)
 
-        return push_device(a, targets[a.name], rendered[a.name].text or "", features, apply, ctx, scrub, run_id,
+        return push_device(a, targets[a.name], rendered[a.name].text or "", features, apply, ctx, run_id,
                            journal, options, stop)
 
     results = {r.target: r for r in executor.run(names, task, on_event)}
@@ -420,7 +419,7 @@ def _settle(session: DeviceSession, data: dict[str, Any]) -> None:
 
 
 def rollback_device(data: dict[str, Any], status: str, features: Sequence[Feature], target: DeviceTarget,
-                    apply: bool, ctx: TaskContext, scrub: Scrubber, force: bool = False,
+                    apply: bool, ctx: TaskContext, force: bool = False,
                     journal: Journal | None = None) -> DevicePush:
     """Undo one device's push. With its snapshot on the device: an exact `configure replace`,
     refused when the device changed since the push (unless `force`). Records from before
@@ -469,10 +468,11 @@ def rollback_device(data: dict[str, Any], status: str, features: Sequence[Featur
         commands = _remediate(asset, touched, current, data.get("pre_config") or "")
         masked = [c for c in commands if MASK in c]
         usable = [c for c in commands if MASK not in c]
-        result.commands = usable
+        result.commands = scrub_lines(usable, asset.platform)  # `no` lines come from the live config
         if masked:
+            shown = scrub_lines(masked[:5], asset.platform)
             result.warnings.append(f"{len(masked)} line(s) were scrubbed of secrets in the record and must be "
-                                   f"restored by hand: {'; '.join(c.strip() for c in masked[:5])}")
+                                   f"restored by hand: {'; '.join(c.strip() for c in shown)}")
         if not usable:
             if masked:
                 result.status, result.error_code = "partial", "MSP-PUSH-451"
@@ -481,10 +481,10 @@ def rollback_device(data: dict[str, Any], status: str, features: Sequence[Featur
         if not apply:
             result.status = "planned"
             return result
-        journal("intent", {"asset": asset.to_dict(), "commands": _scrubbed(scrub, usable)})
+        journal("intent", {"asset": asset.to_dict(), "commands": result.commands})
         session.apply(usable)
         session.save()
-        result.accepted = _scrubbed(scrub, usable)
+        result.accepted = list(result.commands)
         after = clean(session.running_config())
     left = [f.feature for f in evaluate(asset, data.get("pre_config") or "", after, touched) if f.status == "drift"]
     if masked:
@@ -501,10 +501,9 @@ def rollback_device(data: dict[str, Any], status: str, features: Sequence[Featur
 def rollback_run(record: RunRecord, features: Sequence[Feature], targets: Mapping[str, DeviceTarget],
                  apply: bool, executor: Executor, records: RecordStore,
                  on_event: Callable[[Event], None] | None = None, force: bool = False,
-                 stop: Callable[[], bool] = lambda: False, scrub: Scrubber | None = None) -> PushRun:
+                 stop: Callable[[], bool] = lambda: False) -> PushRun:
     """Undo a push run: every device it applied, or may have changed (unfinished, failed rollback),
     back to its pre-change state."""
-    scrub = scrub or Scrubber()
     started = datetime.now(UTC)
     run_id = new_run_id("rollback", started)
     todo = {t: (status, data) for t, (status, data) in record.results.items() if status in UNDOABLE
@@ -522,7 +521,7 @@ def rollback_run(record: RunRecord, features: Sequence[Feature], targets: Mappin
             if apply:
                 records.journal(run_id, ctx.target, event, entry)
 
-        return rollback_device(data, status, features, targets[ctx.target], apply, ctx, scrub, force, journal)
+        return rollback_device(data, status, features, targets[ctx.target], apply, ctx, force, journal)
 
     names = [t for t in todo if t in targets]
     results = executor.run(names, task, on_event)

@@ -1,5 +1,6 @@
 """Fault fixtures: mspctl as a real process (to kill it or signal it, under a pseudo-terminal
-when a person's Ctrl-C is the point), and the run journal read behind its back."""
+when a person's Ctrl-C is the point), the run journal read behind its back, and mspctl in-process
+against the brownfield client (`hooli`)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
-from tests.conftest import REPO, LabNetBox, LabNetwork, lab_env
+from tests.conftest import REPO, LabBrownfield, LabNetBox, LabNetwork, lab_env
 
 MSPCTL = [sys.executable, "-c", "from mspctl.cli.app import run; run()"]
 
@@ -97,3 +99,23 @@ def start(fault_env: dict[str, str], records_path: Path) -> Iterator[Start]:
 
 def run_json(output: str) -> dict:
     return json.loads(output)
+
+
+@pytest.fixture
+def hooli(lab_brownfield: LabBrownfield, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """`mspctl` in-process against the brownfield client hooli, with a private cache, records and
+    backups under `tmp_path`; hooli's devices are reset before and after the test."""
+    from mspctl.cli import main
+
+    monkeypatch.chdir(REPO)
+    for var in list(os.environ):
+        if var.startswith(("MSPCTL_", "NETBOX_")):
+            monkeypatch.delenv(var)
+    env = lab_brownfield.env(tmp_path)
+
+    def invoke(*args: str) -> Result:
+        return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+    lab_brownfield.reset()
+    yield invoke
+    lab_brownfield.reset()

@@ -3,23 +3,18 @@ real-world shaped files loaded verbatim (lab/brownfield/configs: dozens of ports
 keys, routing, banners, a hostname that is not the NetBox name). NetBox models each device, its
 management interface and a loopback, and the client's NTP, syslog and DNS servers. A push with
 the default features changes only what that models, and `rollback --run` gives back the device
-byte for byte."""
+byte for byte. (`hooli` is in tests/faults/conftest.py.)"""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
 from lab.brownfield import configs
 from lab.devices.config_tree import parse
 from mspctl.errors import ExitCode
-from tests.conftest import REPO, LabBrownfield
 
 DEVICES = sorted(configs())
 # What NetBox (and the MSP's config contexts) model, as this test's own oracle: top-level lines
@@ -68,24 +63,6 @@ def _owned(path: tuple[str, ...]) -> bool:
         return len(path) == 2 and path[1].removeprefix("no ").startswith(INTERFACE_CHILDREN)
     children = OWNED_CHILDREN.get(top)
     return children is not None and len(path) == 2 and path[1].startswith(children)
-
-
-@pytest.fixture
-def hooli(lab_brownfield: LabBrownfield, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
-    from mspctl.cli import main
-
-    monkeypatch.chdir(REPO)
-    for var in list(os.environ):
-        if var.startswith(("MSPCTL_", "NETBOX_")):
-            monkeypatch.delenv(var)
-    env = lab_brownfield.env(tmp_path)
-
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
-
-    lab_brownfield.reset()
-    yield invoke
-    lab_brownfield.reset()
 
 
 def test_the_devices_run_their_files_verbatim_under_their_own_hostnames(lab_brownfield) -> None:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from mspctl.backup.scrub import Scrubber
 from mspctl.drift.compare import compare_feature
 from mspctl.drift.configtext import clean, parse, render
 from mspctl.drift.features import Feature, load_features
 from mspctl.errors import ConfigError
 from mspctl.records import RecordStore, RunRecord
+from mspctl.secrets import scrub
 
 IOS = """Building configuration...
 
@@ -97,7 +97,6 @@ def test_features_file_errors_cite_lines(tmp_path: Path) -> None:
 
 
 def test_scrubber_masks_secrets_keeps_the_rest() -> None:
-    scrub = Scrubber()
     text = scrub("enable secret 9 $9$abc\nusername ops privilege 15 secret 0 pw1\nsnmp-server community pub RO\n"
                  " key 7 0822455D0A16\nntp server 192.0.2.1\n")
     assert "pw1" not in text and "$9$abc" not in text and "pub" not in text and "0822455D0A16" not in text
