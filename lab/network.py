@@ -124,19 +124,24 @@ OS_VERSIONS = {"acme-core-sw1": "17.6.1"}
 
 def up() -> dict[str, str]:
     info = nbserver.up("demo")
-    spec = build_spec(info["url"], info["token"])
-    DEVICES_HOME.mkdir(parents=True, exist_ok=True)
+    return {**info, **start_devices("demo network", SPEC, build_spec(info["url"], info["token"]))}
+
+
+def start_devices(what: str, spec_path: Path, spec: dict[str, object]) -> dict[str, str]:
+    """Write `spec` (only when it changed: the simulator restarts on a new spec) and start its
+    devices; the settings to reach them, with the lab's credentials file."""
+    spec_path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(spec, indent=1)
-    if not SPEC.exists() or SPEC.read_text() != text:
-        SPEC.write_text(text)
+    if not spec_path.exists() or spec_path.read_text() != text:
+        spec_path.write_text(text)
     creds = write_credentials()
-    proc = subprocess.run([sys.executable, "-m", "lab.devices", "up", "--spec", str(SPEC), "--json"],
+    proc = subprocess.run([sys.executable, "-m", "lab.devices", "up", "--spec", str(spec_path), "--json"],
                           cwd=nbserver.HERE.parent, capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:
-        raise SystemExit(f"[lab] device simulator failed to start:\n{proc.stdout}\n{proc.stderr}")
+        raise SystemExit(f"[lab] {what}: the device simulator failed to start:\n{proc.stdout}\n{proc.stderr}")
     control = json.loads(proc.stdout.strip().splitlines()[-1])["control"]
-    log(f"demo network: {len(spec['devices'])} devices on port {DEVICE_PORT} (spec {SPEC})")  # type: ignore[arg-type]
-    return {**info, "spec": str(SPEC), "credentials_file": str(creds), "device_port": str(DEVICE_PORT),
+    log(f"{what}: {len(spec['devices'])} devices on port {DEVICE_PORT} (spec {spec_path})")  # type: ignore[arg-type]
+    return {"spec": str(spec_path), "credentials_file": str(creds), "device_port": str(DEVICE_PORT),
             "control": control}
 
 

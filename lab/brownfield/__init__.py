@@ -12,14 +12,12 @@ simulator is the machine NetBox names (`show version` carries the serial mspctl 
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from lab import nbserver, network
-from lab.services import log
 
 DATASET = "brownfield"
 CLIENT = "hooli"
@@ -61,20 +59,7 @@ def up(fresh: bool = False) -> dict[str, str]:
     """NetBox's brownfield data set and its devices (idempotent; `fresh`: NetBox's data reloaded
     from its dump); the settings to reach both."""
     info = nbserver.up(DATASET, workers=2, fresh=fresh)
-    spec = build_spec(info["url"], info["token"])
-    SPEC.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(spec, indent=1)
-    if not SPEC.exists() or SPEC.read_text() != text:
-        SPEC.write_text(text)
-    creds = network.write_credentials()
-    proc = subprocess.run([sys.executable, "-m", "lab.devices", "up", "--spec", str(SPEC), "--json"],
-                          cwd=nbserver.HERE.parent, capture_output=True, text=True, timeout=300)
-    if proc.returncode != 0:
-        raise SystemExit(f"[lab] brownfield simulator failed to start:\n{proc.stdout}\n{proc.stderr}")
-    control = json.loads(proc.stdout.strip().splitlines()[-1])["control"]
-    log(f"brownfield network: {len(spec['devices'])} devices on port {network.DEVICE_PORT} (spec {SPEC})")  # type: ignore[arg-type]
-    return {**info, "spec": str(SPEC), "credentials_file": str(creds), "device_port": str(network.DEVICE_PORT),
-            "control": control}
+    return {**info, **network.start_devices("brownfield network", SPEC, build_spec(info["url"], info["token"]))}
 
 
 def down() -> None:
