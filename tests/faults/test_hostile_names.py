@@ -6,6 +6,7 @@ given back to `inventory show`."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -105,10 +106,14 @@ def test_render_out_writes_only_inside_its_folder(mspctl, hostile: list[str], tm
     out = tmp_path / "w" / "x" / "y" / "out"
     before_repo, before_tmp = _untracked_repo_files(), _files(tmp_path)
     res = mspctl("--refresh", "config", "render", "-c", TENANT, "--out", str(out))
-    assert res.exit_code == 0, res.output
+    # A name with a line break or another control character would add lines to the config
+    # (`hostname x\nusername evil ...`): refused (MSP-TPL-422), the others rendered.
+    injecting = sorted(n for n in hostile if re.search("[\x00-\x08\x0a-\x1f\x7f-\x9f]", n))
+    assert injecting and res.exit_code == 3, res.output
+    assert res.output.count("Error: MSP-TPL-422") == len(injecting)
     written = _files(out)
     assert all(p.resolve().is_relative_to(out.resolve()) and p.parent == out / TENANT for p in written)
-    assert sorted(name_of(p.name.removesuffix(".cfg")) for p in written) == sorted(hostile)  # one file each
+    assert sorted(name_of(p.name.removesuffix(".cfg")) for p in written) == sorted(set(hostile) - set(injecting))
     new_elsewhere = {p for p in _files(tmp_path) - before_tmp - written
                      if p.relative_to(tmp_path).parts[0] not in ("cache", "xdg", "data", "xdg-cache", "xdg-state")}
     assert new_elsewhere == set()
@@ -117,7 +122,8 @@ def test_render_out_writes_only_inside_its_folder(mspctl, hostile: list[str], tm
     assert "\x1b" not in res.output and "\u202e" not in res.output  # rows: see the inventory list test
     data = json.loads(mspctl("config", "render", "-c", TENANT, "--out", str(out), "-o", "json").stdout)
     assert sorted(d["device"] for d in data) == sorted(hostile)  # JSON keeps the exact names
-    assert all(Path(d["file"]).resolve().is_relative_to(out.resolve()) for d in data)
+    assert all(Path(d["file"]).resolve().is_relative_to(out.resolve()) for d in data if d["status"] == "ok")
+    assert sorted(d["device"] for d in data if d["status"] == "failed") == injecting
 
 
 def test_every_name_listed_can_be_given_back(mspctl, hostile: list[str]) -> None:
