@@ -40,12 +40,13 @@ class Proc:
         except sqlite3.OperationalError:  # the schema is not there yet
             return []
 
-    def wait_for(self, target: str, event: str, deadline: float = 90.0) -> str:
-        """Block until `target` journals `event`; returns the run id."""
+    def wait_for(self, target: str, event: str, deadline: float = 90.0, kind: str = "") -> str:
+        """Block until `target` journals `event` (in a run of `kind`, e.g. ``rollback``, when
+        given: the records may hold earlier runs); returns the run id."""
         end = time.monotonic() + deadline
         while time.monotonic() < end:
             for run_id, t, e in self.events():
-                if t == target and e == event:
+                if t == target and e == event and run_id.startswith(kind):
                     return run_id
             if self.popen.poll() is not None:
                 out, err = self.popen.communicate()

@@ -78,7 +78,7 @@ def test_a_rollback_killed_midway_is_found_unfinished_and_the_next_one_restores_
     assert _lines(ctl.config(device)) != _lines(before)
     ctl.set_knobs(device, command_delay=0.3)
     proc = start("config", "rollback", "--run", push_id, "--apply", "--yes")
-    rollback_id = proc.wait_for(device, "intent")  # killed once it starts on the device
+    rollback_id = proc.wait_for(device, "intent", kind="rollback-")  # killed once it starts on the device
     proc.kill()
     ctl.set_knobs(device, command_delay=0)
     shown = net("runs", "show", rollback_id, "-o", "json")
