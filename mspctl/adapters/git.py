@@ -81,6 +81,11 @@ class GitRepo:
         self._git("commit", "-q", "-m", message)
         return self._git("rev-parse", "HEAD").stdout.strip()
 
+    @property
+    def lock_path(self) -> Path:
+        """The file `locked` holds: beside the repository (it exists before the repository does)."""
+        return self.path.parent / f".{self.path.name}.mspctl-lock"
+
     def commit_paths(self, paths: Sequence[str], message: str) -> str | None:
         """Commit exactly `paths` as they are in the working tree (whatever else is staged or
         changed stays out of it); None when none of them differs from HEAD."""
@@ -107,10 +112,9 @@ class GitRepo:
         """Hold the repository's lock (one mspctl writer at a time), waiting up to `wait` seconds.
 
         Raises RepoLockedError when another process keeps it. Under the lock, a git
-        ``index.lock`` can only be a killed git's leftover: it is removed, with a warning."""
-        self.ensure()
-        path = self.path / ".git" / "mspctl.lock"
-        fh = private_file(path).open("a+")
+        ``index.lock`` can only be a killed git's leftover: it is removed, with a warning.
+        The lock file sits beside the repository, so that two first runs do not both create it."""
+        fh = private_file(self.lock_path).open("a+")
         deadline = time.monotonic() + wait
         try:
             while True:
@@ -128,6 +132,7 @@ class GitRepo:
             fh.truncate()
             fh.write(f"pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC\n")
             fh.flush()
+            self.ensure()
             stale = self.path / ".git" / "index.lock"
             if stale.exists():
                 log.warning("%s: removing a stale git lock left by a killed git process", stale)
