@@ -73,14 +73,6 @@ class GitRepo:
             return
         self._git("init", "-q", "-b", "main", "--shared=0600")
 
-    def commit_all(self, message: str) -> str | None:
-        """Stage everything and commit; None when nothing changed (no empty commits)."""
-        self._git("add", "-A")
-        if self._git("diff", "--cached", "--quiet", check=False).returncode == 0:
-            return None
-        self._git("commit", "-q", "-m", message)
-        return self._git("rev-parse", "HEAD").stdout.strip()
-
     @property
     def lock_path(self) -> Path:
         """The file `locked` holds: beside the repository (it exists before the repository does)."""

@@ -21,12 +21,12 @@ LEAKED = "H00liR0-c0mm"
 DEVICE_PW = "hooli-lab-pw-9"
 
 
-def _commit(repo: GitRepo, files: dict[str, str], message: str) -> str:
+def _commit(repo: GitRepo, files: dict[str, str], message: str, deleted: tuple[str, ...] = ()) -> str:
     repo.ensure()
     for rel, text in files.items():
         (repo.path / rel).parent.mkdir(parents=True, exist_ok=True)
         (repo.path / rel).write_text(text)
-    commit = repo.commit_all(message)
+    commit = repo.commit_paths([*files, *deleted], message)
     assert commit
     return commit
 
@@ -68,7 +68,7 @@ def test_other_branches_merges_and_deleted_files_are_scanned(tmp_path: Path) -> 
     subprocess.run(["git", "-C", str(repo.path), "checkout", "-qb", "side"], check=True)
     side = _commit(repo, {"b.cfg": "hostname b\nenable secret 9 $9$gone\n"}, "side")
     (repo.path / "b.cfg").unlink()
-    _commit(repo, {}, "delete b")
+    _commit(repo, {}, "delete b", deleted=("b.cfg",))
     subprocess.run(["git", "-C", str(repo.path), "checkout", "-q", "main"], check=True)
     found = audit_history(repo).findings
     assert [(f.commit, f.path, f.line, f.text) for f in found] == [(side, "b.cfg", 2, "enable secret 9 <removed>")]

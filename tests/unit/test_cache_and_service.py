@@ -547,7 +547,7 @@ def test_the_backups_repository_is_private(tmp_path: Path) -> None:
     repo.ensure()
     (repo.path / "acme").mkdir()
     (repo.path / "acme" / "r1.cfg").write_text("hostname r1\n")
-    repo.commit_all("backup")
+    repo.commit_paths(["acme/r1.cfg"], "backup")
     assert stat.S_IMODE(os.stat(repo.path).st_mode) == 0o700
     objects = [p for p in (repo.path / ".git" / "objects").rglob("*") if p.is_file()]
     assert objects and all(stat.S_IMODE(os.stat(p).st_mode) & 0o077 == 0 for p in objects)

@@ -84,7 +84,7 @@ def test_drift_findings_reports_and_record_hold_no_secret(asset: Asset, tmp_path
     repo.ensure()
     (repo.path / "acme").mkdir()
     (repo.path / "acme" / "r1.cfg").write_text(RUNNING)  # written by an older mspctl, never scrubbed
-    repo.commit_all("old backup")
+    repo.commit_paths(["acme/r1.cfg"], "old backup")
     live = ValuesExecutor({"r1": (RUNNING, datetime.now(UTC))})  # unscrubbed, as a device prints it
     run = run_drift([asset], {"r1": RenderResult(asset, "ok", "main.j2", INTENDED)}, [SNMP], source,  # type: ignore[arg-type]
                     {"r1": TARGET}, {}, live, repo, RecordStore(tmp_path / "records.sqlite"))
