@@ -27,7 +27,7 @@ class Unreachable:
 
 def resolve_targets(assets: Sequence[Asset], settings: Settings, client_settings: Mapping[str, ClientSettings],
                     store: CredentialStore | None = None) -> tuple[dict[str, DeviceTarget], list[Unreachable]]:
-    """Targets by asset name, and the assets that cannot be reached with the reason."""
+    """Targets by asset key (`kind:id`), and the assets that cannot be reached with the reason."""
     store = store or CredentialStore()
     platforms = PlatformMap(settings.platforms)
     targets: dict[str, DeviceTarget] = {}
@@ -48,7 +48,7 @@ def resolve_targets(assets: Sequence[Asset], settings: Settings, client_settings
             except MspctlError as exc:
                 problems.append(Unreachable(asset, exc.message, exc.code))
                 continue
-            targets[asset.name] = DeviceTarget(asset.name, asset.primary_ip, settings.devices.ssh_port, driver,
+            targets[asset.key] = DeviceTarget(asset.name, asset.primary_ip, settings.devices.ssh_port, driver,
                                                creds.username, creds.password, creds.secret)
     return targets, problems
 
@@ -74,9 +74,10 @@ def network_devices(inventory: InventoryService, flt: AssetFilter, mode: Mode = 
 
 def plan(settings: Settings, inventory: InventoryService, assets: Sequence[Asset],
          store: CredentialStore | None = None) -> tuple[dict[str, DeviceTarget], dict[str, tuple[str, str]]]:
-    """Targets for the reachable assets, and (reason, code) for the others, by asset name."""
+    """Targets for the reachable assets, and (reason, code) for the others, by asset key (`kind:id`:
+    two clients may name two devices alike; a target is its NetBox object)."""
     targets, problems = resolve_targets(assets, settings, inventory.client_settings, store)
-    return targets, {p.asset.name: (p.reason, p.code) for p in problems}
+    return targets, {p.asset.key: (p.reason, p.code) for p in problems}
 
 
 # SSH sessions cost client CPU (key exchange, paramiko's polling threads); past ~25 sessions per

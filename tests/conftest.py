@@ -249,3 +249,8 @@ def window_saved_hosts(resume: Path) -> dict[str, dict]:
         return dict(json.loads(resume.read_text()).get("hosts") or {})
     except (OSError, ValueError):
         return {}
+
+
+def by_device(record: dict) -> dict[str, dict]:
+    """A run record's results (keyed by NetBox object, `device:12`) by device name."""
+    return {r.get("device") or r.get("host") or key: r for key, r in record["results"].items()}

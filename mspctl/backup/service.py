@@ -68,13 +68,13 @@ def run_backup(assets: Sequence[Asset], targets: dict[str, DeviceTarget], unreac
                on_event: Callable[[Event], None] | None = None) -> BackupRun:
     started = datetime.now(UTC)
     run_id = new_run_id("backup", started)
-    names = [a.name for a in assets if a.name in targets]
-    platforms = {a.name: a.platform for a in assets}
+    keys = [a.key for a in assets if a.key in targets]
+    platforms = {a.key: a.platform for a in assets}
 
     def task(ctx: TaskContext) -> str:
         return fetch_config(targets[ctx.target], ctx.timeout, platforms[ctx.target])
 
-    results = {r.target: r for r in executor.run(names, task, on_event)}
+    results = {r.target: r for r in executor.run(keys, task, on_event)}
     try:
         with repo.locked(LOCK_WAIT):
             return _store(assets, results, unreachable, repo, records, run_id, started)
@@ -101,11 +101,11 @@ def _store(assets: Sequence[Asset], results: dict[str, TargetResult[str]], unrea
             devices.append(DeviceBackup(asset, "failed", None, exc.message, exc.code))
             continue
         rel = dest.relative_to(repo.path).as_posix()
-        if asset.name in unreachable:
-            reason, code = unreachable[asset.name]
+        if asset.key in unreachable:
+            reason, code = unreachable[asset.key]
             devices.append(DeviceBackup(asset, "skipped" if code == "MSP-DEV-415" else "failed", rel, reason, code))
             continue
-        res = results[asset.name]
+        res = results[asset.key]
         if not res.ok or res.value is None:
             devices.append(DeviceBackup(asset, "failed", rel, res.error, res.error_type, res.duration, res.attempts))
             continue
@@ -127,7 +127,8 @@ def _store(assets: Sequence[Asset], results: dict[str, TargetResult[str]], unrea
     finished = datetime.now(UTC)
     records.save(RunRecord(run_id, "backup", started, finished, {"repo": str(repo.path)},
                            {**summary, "commit": commit},
-                           {d.asset.name: (d.status, {"client": d.asset.client, "path": d.path, "error": d.error,
-                                                      "error_code": d.error_code, "duration": d.duration,
-                                                      "attempts": d.attempts}) for d in devices}))
+                           {d.asset.key: (d.status, {"device": d.asset.name, "client": d.asset.client, "path": d.path,
+                                                     "error": d.error, "error_code": d.error_code,
+                                                     "duration": d.duration, "attempts": d.attempts})
+                            for d in devices}))
     return BackupRun(run_id, started, finished, devices, commit, repo.path, summary)

@@ -53,6 +53,9 @@ def show_cmd(app: App, run_id: str) -> None:
                for t, (s, d) in r.results.items()}
     data = {"id": r.id, "kind": r.kind, "started_at": r.started_at.isoformat(),
             "finished_at": r.finished_at.isoformat(), "params": r.params, "summary": r.summary, "results": results}
-    rows = [{"target": t, "status": v["status"], "error": v.get("error") or ""} for t, v in results.items()]
-    render(data, app.output, rows=rows, columns=[("target", "TARGET"), ("status", "STATUS"), ("error", "ERROR")],
+    # A target is its NetBox object (`device:12`): the name beside it is for reading.
+    rows = [{"target": t, "name": v.get("device") or v.get("host") or "", "status": v["status"],
+             "error": v.get("error") or ""} for t, v in results.items()]
+    render(data, app.output, rows=rows, columns=[("target", "TARGET"), ("name", "NAME"), ("status", "STATUS"),
+                                                  ("error", "ERROR")],
            title=f"{r.id} ({r.kind})")

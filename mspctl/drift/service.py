@@ -86,11 +86,11 @@ def run_drift(assets: Sequence[Asset], rendered: Mapping[str, RenderResult], fea
               on_event: Callable[[Event], None] | None = None) -> DriftRun:
     started = datetime.now(UTC)
     run_id = new_run_id("drift", started)
-    todo = [a for a in assets if rendered[a.name].status == "ok"]
+    todo = [a for a in assets if rendered[a.key].status == "ok"]
     actual: dict[str, tuple[str | None, datetime | None, str | None, str | None]] = {}
-    platforms = {a.name: a.platform for a in assets}
+    platforms = {a.key: a.platform for a in assets}
     if source == "live":
-        live = [a.name for a in todo if a.name in targets]
+        live = [a.key for a in todo if a.key in targets]
 
         def task(ctx: TaskContext) -> tuple[str, datetime]:
             with DeviceSession(targets[ctx.target], ctx.timeout) as session:
@@ -105,29 +105,29 @@ def run_drift(assets: Sequence[Asset], rendered: Mapping[str, RenderResult], fea
             try:
                 path = backup_file(repo.path, a)
             except PathEscapeError as exc:
-                actual[a.name] = (None, None, exc.message, exc.code)
+                actual[a.key] = (None, None, exc.message, exc.code)
                 continue
             rel = path.relative_to(repo.path).as_posix()
             committed = repo.committed(rel) if (repo.path / ".git").is_dir() else None
             if committed is not None:
-                actual[a.name] = (committed, repo.last_commit_time(rel), None, None)
+                actual[a.key] = (committed, repo.last_commit_time(rel), None, None)
             else:
-                actual[a.name] = (None, None, f"no backup of {a.name} in {repo.path}", "MSP-BAK-404")
+                actual[a.key] = (None, None, f"no backup of {a.name} in {repo.path}", "MSP-BAK-404")
     devices: list[DeviceDrift] = []
     now = datetime.now(UTC)
     for asset in assets:
-        r = rendered[asset.name]
+        r = rendered[asset.key]
         if r.status == "skipped":
             devices.append(DeviceDrift(asset, "skipped", error=r.error))
             continue
         if r.status == "failed":
             devices.append(DeviceDrift(asset, "failed", error=r.error, error_code=r.error_code))
             continue
-        if source == "live" and asset.name in unreachable:
-            reason, why = unreachable[asset.name]
+        if source == "live" and asset.key in unreachable:
+            reason, why = unreachable[asset.key]
             devices.append(DeviceDrift(asset, "failed", source=source, error=reason, error_code=why))
             continue
-        text, when, error, code = actual[asset.name]
+        text, when, error, code = actual[asset.key]
         if text is None:
             devices.append(DeviceDrift(asset, "failed", source=source, error=error, error_code=code))
             continue
@@ -141,7 +141,7 @@ def run_drift(assets: Sequence[Asset], rendered: Mapping[str, RenderResult], fea
     run = DriftRun(run_id, started, datetime.now(UTC), devices)
     if records is not None:
         records.save(RunRecord(run_id, "drift", run.started_at, run.finished_at, {"source": source},
-                               run.summary, {d.asset.name: (d.status, d.to_dict()) for d in devices}))
+                               run.summary, {d.asset.key: (d.status, d.to_dict()) for d in devices}))
     return run
 
 

@@ -351,35 +351,35 @@ def run_push(assets: Sequence[Asset], rendered: Mapping[str, RenderResult], feat
              options: PushOptions | None = None, stop: Callable[[], bool] = lambda: False) -> PushRun:
     started = datetime.now(UTC)
     run_id = new_run_id("push", started)
-    names = [a.name for a in assets if a.name in targets and a.name not in refused
-             and rendered[a.name].status == "ok"]
-    by_name = {a.name: a for a in assets}
+    keys = [a.key for a in assets if a.key in targets and a.key not in refused
+            and rendered[a.key].status == "ok"]
+    by_key = {a.key: a for a in assets}
     if apply:  # on disk before any device is touched
-        records.start(run_id, "push", started, {"applied": True, "devices": names})
+        records.start(run_id, "push", started, {"applied": True, "devices": keys})
 
     def task(ctx: TaskContext) -> DevicePush:
-        a = by_name[ctx.target]
+        a = by_key[ctx.target]
 
         def journal(event: str, data: dict[str, Any]) -> None:
             if apply:
-                records.journal(run_id, a.name, event, data)
+                records.journal(run_id, a.key, event, data)
 
-        return push_device(a, targets[a.name], rendered[a.name].text or "", features, apply, ctx, run_id,
+        return push_device(a, targets[a.key], rendered[a.key].text or "", features, apply, ctx, run_id,
                            journal, options, stop)
 
-    results = {r.target: r for r in executor.run(names, task, on_event)}
+    results = {r.target: r for r in executor.run(keys, task, on_event)}
     devices: list[DevicePush] = []
     for a in assets:
-        r = rendered[a.name]
+        r = rendered[a.key]
         if r.status != "ok":
             devices.append(DevicePush(a, "skipped" if r.status == "skipped" else "failed", error=r.error,
                                       error_code=r.error_code))
-        elif a.name in refused:
-            devices.append(DevicePush(a, "refused", error=refused[a.name], error_code="MSP-WIN-423"))
-        elif a.name in unreachable:
-            devices.append(DevicePush(a, "failed", error=unreachable[a.name][0], error_code=unreachable[a.name][1]))
+        elif a.key in refused:
+            devices.append(DevicePush(a, "refused", error=refused[a.key], error_code="MSP-WIN-423"))
+        elif a.key in unreachable:
+            devices.append(DevicePush(a, "failed", error=unreachable[a.key][0], error_code=unreachable[a.key][1]))
         else:
-            res = results[a.name]
+            res = results[a.key]
             devices.append(res.value if res.ok and res.value else
                            DevicePush(a, "failed", error=res.error, error_code=res.error_type))
     run = PushRun(run_id, "push", apply, started, datetime.now(UTC), devices,
@@ -393,7 +393,7 @@ def run_push(assets: Sequence[Asset], rendered: Mapping[str, RenderResult], feat
 def _record(records: RecordStore, run: PushRun) -> None:
     records.save(RunRecord(run.run_id, run.kind, run.started_at, run.finished_at,
                            {"applied": run.applied, "interrupted": run.interrupted or None},
-                           run.summary, {d.asset.name: (d.status, {**d.to_dict(), "pre_config": d.pre_config,
+                           run.summary, {d.asset.key: (d.status, {**d.to_dict(), "pre_config": d.pre_config,
                                                                    "pre_digest": d.pre_digest,
                                                                    "post_digest": d.post_digest,
                                                                    "asset": d.asset.to_dict()})
@@ -402,6 +402,14 @@ def _record(records: RecordStore, run: PushRun) -> None:
 
 # Device states of a push record that `rollback --run` may undo.
 UNDOABLE = ("applied", "unfinished", "rollback_failed", "partial")
+
+
+def undoable(record: RunRecord) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The devices of a push record that a rollback may undo, by asset key (`kind:id`), taken from
+    the asset each result holds: records written before targets were keys name them by device
+    name, which two clients may share."""
+    return {Asset.from_dict(data["asset"]).key: (status, data) for status, data in record.results.values()
+            if status in UNDOABLE and "asset" in data}
 
 
 def _settle(session: DeviceSession, data: dict[str, Any]) -> None:
@@ -506,8 +514,7 @@ def rollback_run(record: RunRecord, features: Sequence[Feature], targets: Mappin
     back to its pre-change state."""
     started = datetime.now(UTC)
     run_id = new_run_id("rollback", started)
-    todo = {t: (status, data) for t, (status, data) in record.results.items() if status in UNDOABLE
-            and "asset" in data}
+    todo = undoable(record)
     if apply:
         records.start(run_id, "rollback", started, {"applied": True, "of": record.id, "devices": sorted(todo)})
 
@@ -523,8 +530,8 @@ def rollback_run(record: RunRecord, features: Sequence[Feature], targets: Mappin
 
         return rollback_device(data, status, features, targets[ctx.target], apply, ctx, force, journal)
 
-    names = [t for t in todo if t in targets]
-    results = executor.run(names, task, on_event)
+    keys = [t for t in todo if t in targets]
+    results = executor.run(keys, task, on_event)
     devices = [r.value if r.ok and r.value else
                DevicePush(Asset.from_dict(todo[r.target][1]["asset"]), "failed", error=r.error,
                           error_code=r.error_type) for r in results]
@@ -564,7 +571,7 @@ def push(settings: Settings, inventory: InventoryService, flt: AssetFilter, feat
             if cs is not None and cs.maintenance_window is not None:
                 state = window_state(cs.maintenance_window, now)
                 if not state.open:
-                    refused[a.name] = f"client {a.client}'s change window is {state.reason} (--force overrides)"
+                    refused[a.key] = f"client {a.client}'s change window is {state.reason} (--force overrides)"
     options = PushOptions(settings.push.revert_minutes, settings.push.max_remove_share, allow_destructive)
     # Changes are not retried: only the read before any change may be, and push_device raises only there.
     return run_push(assets, rendered, features, targets, unreachable, refused, apply,
@@ -585,8 +592,8 @@ def rollback(settings: Settings, inventory: InventoryService, run_id: str, apply
         raise UsageError(f"run {run_id} is a {record.kind} run; only push runs can be rolled back",
                          code="MSP-PUSH-400")
     inv = inventory.load(mode)
-    names = {t for t, (status, _) in record.results.items() if status in UNDOABLE}
-    assets = [a for a in inv.assets if a.name in names]
+    keys = set(undoable(record))
+    assets = [a for a in inv.assets if a.key in keys]
     targets, _ = plan(settings, inventory, assets)
     from mspctl.inventory.platforms import PlatformMap
 

@@ -110,10 +110,10 @@ def render_devices(assets: Sequence[Asset], details: Mapping[int, DeviceDetails]
 
 def render_intended(settings: Settings, inventory: InventoryService, assets: Sequence[Asset],
                     mode: Mode = "auto") -> dict[str, RenderResult]:
-    """The intended configuration of `assets` from the repository's templates, by asset name."""
+    """The intended configuration of `assets` from the repository's templates, by asset key (`kind:id`)."""
     engine = TemplateEngine(settings.path(settings.config.templates))
     results = render_devices(assets, inventory.details(assets), engine, inventory.clients_by_slug(mode))
-    return {r.asset.name: r for r in results}
+    return {r.asset.key: r for r in results}
 
 
 def render_configs(settings: Settings, inventory: InventoryService, flt: AssetFilter,

@@ -31,14 +31,21 @@ class Proc:
     records: Path
 
     def events(self) -> list[tuple[str, str, str]]:
-        """(run id, target, event) of every journal entry so far, in order."""
+        """(run id, device name, event) of every journal entry so far, in order. The journal keys a
+        target by its NetBox object (`device:12`); its name is read from the target's intent entry."""
         if not self.records.exists():
             return []
         try:
             with sqlite3.connect(f"file:{self.records}?mode=ro", uri=True, timeout=5) as db:
-                return list(db.execute("SELECT run_id, target, event FROM journal ORDER BY run_id, seq"))
+                rows = list(db.execute("SELECT run_id, target, event, data FROM journal ORDER BY run_id, seq"))
         except sqlite3.OperationalError:  # the schema is not there yet
             return []
+        names: dict[str, str] = {}
+        for _, target, _, data in rows:
+            asset = json.loads(data).get("asset") if data else None
+            if isinstance(asset, dict) and asset.get("name"):
+                names.setdefault(target, asset["name"])
+        return [(run_id, names.get(target, target), event) for run_id, target, event, _ in rows]
 
     def wait_for(self, target: str, event: str, deadline: float = 90.0, kind: str = "") -> str:
         """Block until `target` journals `event` (in a run of `kind`, e.g. ``rollback``, when

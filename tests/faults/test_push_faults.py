@@ -14,7 +14,7 @@ from lab.devices.control import ControlClient
 from mspctl.drift.configtext import parse
 from mspctl.errors import ExitCode
 from mspctl.push.service import config_digest
-from tests.conftest import wait_until
+from tests.conftest import by_device, wait_until
 from tests.faults.conftest import MSPCTL, Proc, Start
 
 EOS, IOS = "acme-dist-sw1", "acme-core-sw1"  # seeded drift: one logging line, two ntp lines
@@ -54,8 +54,8 @@ def test_sigkill_at_each_step_is_found_unfinished_and_rolled_back_exactly(start:
     assert shown.exit_code == 0, shown.output
     record = json.loads(shown.stdout)
     assert record["params"]["unfinished"] is True
-    assert record["results"][device]["status"] == "unfinished"
-    assert record["results"][device]["last_event"] == kill_after
+    assert by_device(record)[device]["status"] == "unfinished"
+    assert by_device(record)[device]["last_event"] == kill_after
     assert f"run {run_id} (push) did not finish" in shown.stderr
 
     undo = net("config", "rollback", "--run", run_id, "--apply", "--yes", "-o", "json")
@@ -85,7 +85,7 @@ def test_a_rollback_killed_midway_is_found_unfinished_and_the_next_one_restores_
     assert shown.exit_code == 0, shown.output
     record = json.loads(shown.stdout)
     assert record["kind"] == "rollback" and record["params"]["unfinished"] is True
-    assert record["results"][device]["status"] == "unfinished"
+    assert by_device(record)[device]["status"] == "unfinished"
     again = net("config", "rollback", "--run", push_id, "--apply", "--yes", "-o", "json")
     assert again.exit_code == 0, again.output
     assert _status(json.loads(again.stdout))[device] in ("applied", "compliant")  # whatever the kill left
@@ -131,9 +131,9 @@ def test_ctrl_c_under_a_terminal_rolls_back_the_device_in_flight_and_starts_no_o
     assert "interrupted by SIGINT" in child.before
     record = json.loads(net("runs", "show", run_id, "-o", "json").stdout)
     assert record["params"]["interrupted"] == "SIGINT"
-    assert record["results"][IOS]["status"] == "rolled_back"
-    assert record["results"][IOS]["error_code"] == "MSP-PUSH-499"
-    assert {record["results"][d]["status"] for d in (EOS, "acme-edge-rtr1")} == {"skipped"}
+    assert by_device(record)[IOS]["status"] == "rolled_back"
+    assert by_device(record)[IOS]["error_code"] == "MSP-PUSH-499"
+    assert {by_device(record)[d]["status"] for d in (EOS, "acme-edge-rtr1")} == {"skipped"}
     for device, text in before.items():
         assert _lines(ctl.config(device)) == _lines(text), device
 

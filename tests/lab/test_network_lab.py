@@ -10,6 +10,7 @@ from pathlib import Path
 from lab.devices.control import ControlClient
 from lab.network import COMPLIANT, CREDENTIALS, EXPECTED_DRIFT
 from mspctl.errors import ExitCode
+from tests.conftest import by_device
 
 ACTIVE_NETWORK = set(EXPECTED_DRIFT) | COMPLIANT
 
@@ -138,8 +139,8 @@ def test_runs_are_recorded_and_drift_history_is_kept(net):
     drift_run = listed[1]
     assert drift_run["summary"]["drift"] == 1 and drift_run["targets"] == 2
     shown = json.loads(net("runs", "show", drift_run["id"], "-o", "json").stdout)
-    assert shown["results"]["initech-rtr1"]["status"] == "drift"
-    assert [f["feature"] for f in shown["results"]["initech-rtr1"]["features"] if f["status"] == "drift"] == ["snmp"]
+    assert by_device(shown)["initech-rtr1"]["status"] == "drift"
+    assert [f["feature"] for f in by_device(shown)["initech-rtr1"]["features"] if f["status"] == "drift"] == ["snmp"]
 
 
 def test_render_netbox_config_templates_in_a_sandbox(mspctl, lab_netbox):

@@ -219,7 +219,7 @@ def test_backup_with_hostile_names_writes_only_inside_the_repository(tmp_path: P
 
     assets = _assets()
     monkeypatch.setattr(service, "fetch_config", lambda target, timeout, scrub: f"hostname {target.host}\n")
-    targets = {a.name: DeviceTarget(a.name, str(a.id), 22, "cisco_ios", "u", "p") for a in assets}
+    targets = {a.key: DeviceTarget(a.name, str(a.id), 22, "cisco_ios", "u", "p") for a in assets}
     repo = GitRepo(tmp_path / "backups")
     run = service.run_backup(assets, targets, {}, repo, ThreadExecutor(workers=4), RecordStore(tmp_path / "r.sqlite"))
     assert run.summary["new"] == len(assets) and run.commit
@@ -230,7 +230,7 @@ def test_backup_with_hostile_names_writes_only_inside_the_repository(tmp_path: P
     assert next(d.path for d in run.devices if d.asset.name == "acme-edge-rtr1") in (
         "hostile/acme-edge-rtr1.cfg", "acme-edge-rtr1/acme-edge-rtr1.cfg")
     # drift --source backup finds each one again, with its commit time (git pathspecs stay literal)
-    rendered = {a.name: RenderResult(a, "ok", "t", text=f"hostname {a.id}\n") for a in assets}
+    rendered = {a.key: RenderResult(a, "ok", "t", text=f"hostname {a.id}\n") for a in assets}
     drift = run_drift(assets, rendered, [], "backup", {}, {}, ThreadExecutor(), repo, None)
     assert all(d.error is None and d.evidence_at is not None for d in drift.devices), [
         d.error for d in drift.devices if d.error]
@@ -250,7 +250,7 @@ def test_backup_refuses_a_planted_link_for_that_device_only(tmp_path: Path, monk
     (repo.path / "evil").symlink_to(outside)
     assets = [Asset("device", 1, "r1", "evil"), Asset("device", 2, "r2", "acme")]
     monkeypatch.setattr(service, "fetch_config", lambda target, timeout, scrub: "hostname x\n")
-    targets = {a.name: DeviceTarget(a.name, "h", 22, "cisco_ios", "u", "p") for a in assets}
+    targets = {a.key: DeviceTarget(a.name, "h", 22, "cisco_ios", "u", "p") for a in assets}
     run = service.run_backup(assets, targets, {}, repo, ThreadExecutor(), RecordStore(tmp_path / "r.sqlite"))
     assert [(d.status, d.error_code) for d in run.devices] == [("failed", "MSP-PATH-400"), ("new", None)]
     assert list(outside.iterdir()) == []

@@ -66,8 +66,8 @@ def test_a_backup_holds_no_secret_in_its_files_history_or_record(asset: Asset, t
 
     r2 = Asset(kind="device", id=2, name="r2", client="acme", platform="arista_eos")
     repo, records = GitRepo(tmp_path / "backups"), RecordStore(tmp_path / "records.sqlite")
-    run = run_backup([asset, r2], {"r1": TARGET, "r2": TARGET}, {}, repo, ValuesExecutor(
-        {"r1": RUNNING, "r2": OSError(f"login as netops/{DEVICE_PW} refused")}), records)
+    run = run_backup([asset, r2], {"device:1": TARGET, "device:2": TARGET}, {}, repo, ValuesExecutor(
+        {"device:1": RUNNING, "device:2": OSError(f"login as netops/{DEVICE_PW} refused")}), records)
     assert run.commit and run.summary["new"] == 1 and run.summary["failed"] == 1
     stored = (repo.path / "acme" / "r1.cfg").read_text()
     assert "snmp-server community <removed> RO" in stored and " key 7 <removed>" in stored
@@ -85,9 +85,9 @@ def test_drift_findings_reports_and_record_hold_no_secret(asset: Asset, tmp_path
     (repo.path / "acme").mkdir()
     (repo.path / "acme" / "r1.cfg").write_text(RUNNING)  # written by an older mspctl, never scrubbed
     repo.commit_paths(["acme/r1.cfg"], "old backup")
-    live = ValuesExecutor({"r1": (RUNNING, datetime.now(UTC))})  # unscrubbed, as a device prints it
-    run = run_drift([asset], {"r1": RenderResult(asset, "ok", "main.j2", INTENDED)}, [SNMP], source,  # type: ignore[arg-type]
-                    {"r1": TARGET}, {}, live, repo, RecordStore(tmp_path / "records.sqlite"))
+    live = ValuesExecutor({"device:1": (RUNNING, datetime.now(UTC))})  # unscrubbed, as a device prints it
+    run = run_drift([asset], {"device:1": RenderResult(asset, "ok", "main.j2", INTENDED)}, [SNMP], source,  # type: ignore[arg-type]
+                    {"device:1": TARGET}, {}, live, repo, RecordStore(tmp_path / "records.sqlite"))
     (device,) = run.devices
     (finding,) = device.features
     assert finding.status == "drift"
@@ -154,7 +154,7 @@ def _push(asset: Asset, tmp_path: Path, apply: bool) -> tuple[Any, RecordStore]:
     from mspctl.push.service import run_push
 
     records = RecordStore(tmp_path / "records.sqlite")
-    run = run_push([asset], {"r1": RenderResult(asset, "ok", "main.j2", INTENDED)}, [SNMP], {"r1": TARGET}, {}, {},
+    run = run_push([asset], {"device:1": RenderResult(asset, "ok", "main.j2", INTENDED)}, [SNMP], {"device:1": TARGET}, {}, {},
                    apply, ThreadExecutor(workers=1, retries=0), records)
     return run, records
 
