@@ -77,7 +77,8 @@ def _rand(n: int) -> str:
 
 def load_state() -> dict[str, str]:
     if STATE_FILE.exists():
-        return json.loads(STATE_FILE.read_text())  # type: ignore[no-any-return]
+        saved: dict[str, str] = json.loads(STATE_FILE.read_text())
+        return saved
     state = {
         "secret_key": _rand(60),
         "pepper": _rand(64),
@@ -104,11 +105,12 @@ def api_token(state: dict[str, str]) -> str:
 
 def find_python312() -> str:
     for cand in (os.environ.get("MSPCTL_PYTHON", ""), "python3.12", "python3.13"):
-        if cand and shutil.which(cand):
-            probe = subprocess.run([cand, "-c", "import sys;print(sys.version_info>=(3,12))"],
+        found = shutil.which(cand) if cand else None
+        if found:
+            probe = subprocess.run([found, "-c", "import sys;print(sys.version_info>=(3,12))"],
                                    capture_output=True, text=True)
             if probe.stdout.strip() == "True":
-                return shutil.which(cand)  # type: ignore[return-value]
+                return found
     pyenv = sorted(Path.home().glob(".pyenv/versions/3.1[2-9]*/bin/python3"))
     if pyenv:
         return str(pyenv[-1])

@@ -20,15 +20,15 @@ def log(msg: str) -> None:
 
 
 def run(cmd: list[str], *, check: bool = True, env: dict[str, str] | None = None,
-        quiet: bool = False, **kw: object) -> subprocess.CompletedProcess[str]:
+        quiet: bool = False, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
     if not quiet:
         log("$ " + " ".join(cmd))
-    proc = subprocess.run(cmd, text=True, capture_output=True, env=env, **kw)  # type: ignore[call-overload]
+    proc = subprocess.run(cmd, text=True, capture_output=True, env=env, timeout=timeout)
     if check and proc.returncode != 0:
         raise SystemExit(
             f"[lab] command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}"
         )
-    return proc  # type: ignore[no-any-return]
+    return proc
 
 
 def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:

@@ -64,7 +64,10 @@ def network_devices(inventory: InventoryService, flt: AssetFilter, mode: Mode = 
     if not flt.statuses:
         flt = replace(flt, statuses=("active",))
     platforms = platforms or PlatformMap()
-    devices = [a for a in inventory.select(flt, mode, allow_empty=True).assets
+    # One platform normaliser for every device run: a NetBox slug such as `cisco-ios` or
+    # `Cisco IOS` is `cisco_ios` from here on, for features, drift, the scrubber and hier_config.
+    devices = [replace(a, platform=platforms.canonical(a.platform) or a.platform)
+               for a in inventory.select(flt, mode, allow_empty=True).assets
                if a.kind == "device" and platforms.resolve(a.platform).network]
     if not devices:
         raise NoMatchError(f"no network device matches {flt.describe()}",

@@ -24,6 +24,7 @@ class ExitCode:
     AUTH = 11  # NetBox rejected the token
     UNREACHABLE = 12  # NetBox (or another service) could not be reached
     NOT_FOUND = 13  # a named object (client, device) does not exist
+    STORAGE = 14  # a file or store mspctl writes could not be written (disk full, read-only, quota)
     INTERRUPTED = 130  # SIGINT/SIGTERM: no new target started, the ones in flight finished or rolled back
 
 
@@ -89,8 +90,24 @@ class UnknownDeviceError(NotFoundError):
 
 
 class NetBoxError(MspctlError):
-    code = "MSP-NB-500"
+    """NetBox refused a request (a 4xx other than auth, a bad filter or a missing path)."""
+
+    code = "MSP-NB-400"
     exit_code = ExitCode.ERROR
+
+
+class NetBoxServerError(NetBoxError):
+    """NetBox, or a proxy before it, answered 5xx, after the retries a read gets."""
+
+    code = "MSP-NB-500"
+    exit_code = ExitCode.UNREACHABLE
+
+
+class NetBoxBadAnswerError(NetBoxError):
+    """NetBox's answer was cut short or not JSON: nothing of it is used."""
+
+    code = "MSP-NB-502"
+    exit_code = ExitCode.UNREACHABLE
 
 
 class NetBoxUnreachableError(NetBoxError):
@@ -124,11 +141,68 @@ class OfflineCacheMissError(CacheError):
     exit_code = ExitCode.NOT_FOUND
 
 
+class CacheCorruptError(CacheError):
+    """The inventory cache file is not a readable SQLite database, or holds a row or meta value
+    mspctl cannot read back. The message starts with the file; ``--refresh`` rebuilds it."""
+
+    code = "MSP-CACHE-422"
+    exit_code = ExitCode.CONFIG
+
+
+class OfflineRefusedError(UsageError):
+    """``--offline`` on a command that needs NetBox (docs/offline.md): refused before anything
+    was read or changed."""
+
+    code = "MSP-OFFLINE-400"
+
+
+class StorageError(MspctlError):
+    """A file, the backups repository or the run records could not be written: the disk is full,
+    read-only or over quota. Nothing was half-written (files are replaced whole, the records and
+    git are transactional)."""
+
+    code = "MSP-IO-507"
+    exit_code = ExitCode.STORAGE
+
+
+def storage_error(exc: BaseException, what: str, code: str | None = None) -> MspctlError | None:
+    """The `StorageError` for `exc` when it is a full, read-only or over-quota disk (an OSError's
+    errno, or SQLite's and git's messages for them); None for other failures."""
+    import errno as _errno
+
+    full = {_errno.ENOSPC, _errno.EDQUOT, _errno.EROFS, _errno.EFBIG}
+    text = str(exc).lower()
+    if isinstance(exc, OSError) and exc.errno in full:
+        reason = exc.strerror or str(exc)
+    elif any(m in text for m in ("disk is full", "no space left", "read-only file system", "quota exceeded")):
+        reason = str(exc).strip().splitlines()[-1][:200]
+    else:
+        return None
+    return StorageError(f"{what}: {reason}", code=code,
+                        hint="free space on that disk (or make it writable), then run again")
+
+
 class RefusedError(MspctlError):
     """A change that may not start now: outside its window, or another run holds the lock."""
 
     code = "MSP-WIN-001"
     exit_code = ExitCode.REFUSED
+
+
+class RunInterrupted(MspctlError):
+    """SIGINT/SIGTERM stopped a run before this target started (`mspctl.interrupts`): the
+    target is `skipped` with this code, the run is recorded `interrupted` and exits 130."""
+
+    code = "MSP-RUN-499"
+    exit_code = ExitCode.INTERRUPTED
+
+
+class ChainBrokenError(MspctlError):
+    """`mspctl runs verify` found a record of the history changed, removed or inserted behind
+    mspctl's back; the message names the first broken link's run and why (docs/history.md)."""
+
+    code = "MSP-REC-409"
+    exit_code = ExitCode.FINDINGS
 
 
 class PathEscapeError(ConfigError):

@@ -15,7 +15,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from mspctl.errors import PathEscapeError
+from mspctl.errors import PathEscapeError, storage_error
 
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 # Room under the usual 255-byte limit for a suffix (``.lock``) and write_atomic's temporary
@@ -90,14 +90,19 @@ def path_in(root: Path, *names: str, suffix: str = "") -> Path:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write `text` to `path` so that readers see either the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise storage_error(exc, f"{path}: cannot write") or exc from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)  # never a half-written file left behind
+        if isinstance(exc, OSError) and (err := storage_error(exc, f"{path}: cannot write")) is not None:
+            raise err from None
         raise
 
 

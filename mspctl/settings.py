@@ -37,6 +37,7 @@ class NetBoxSettings:
     page_size: int = 1000
     workers: int = 4
     graphql: bool = True  # full reads through GraphQL; false forces REST (e.g. GRAPHQL_ENABLED off)
+    retries: int = 2  # extra attempts of a read after a dropped connection or a 502/503/504, with backoff
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,17 @@ class PushSettings:
 
 
 @dataclass(frozen=True)
+class RenderSettings:
+    """Limits on one device's render (docs/network.md, "Render limits"). NetBox config
+    templates are written by anyone with NetBox write access: a loop or a string must not hold
+    a run for minutes or fill its memory. A render over a limit fails that device only."""
+
+    template_timeout: float = 10.0  # seconds of rendering per device
+    max_output_bytes: int = 1_000_000  # of one rendered config, and of any one string or list built on the way
+    max_loop_iterations: int = 1_000_000  # {% for %} steps of one render, all loops together
+
+
+@dataclass(frozen=True)
 class ConfigSettings:
     """Where the MSP repository keeps templates, compliance features, backups and run records."""
 
@@ -75,6 +87,22 @@ class ConfigSettings:
     features: Path = Path("templates/features.yml")
     backups: Path = field(default_factory=lambda: _default_data_dir() / "backups")  # a git repo, made on first use
     records: Path = field(default_factory=lambda: _default_cache_dir() / "records.sqlite")
+
+
+@dataclass(frozen=True)
+class RecordsSettings:
+    """Where the run history lives when it is not the embedded SQLite file `[config] records`:
+    a PostgreSQL database a team shares (``postgresql+psycopg://user:pass@host/db``, docs/history.md)."""
+
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """Where notifications go (docs/notify.md): Apprise URLs (Teams, Slack, e-mail, a JSON
+    webhook). Empty: nothing is sent. URLs often carry tokens: they are registered as secrets."""
+
+    urls: tuple[str, ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -109,6 +137,9 @@ class Settings:
     config: ConfigSettings = field(default_factory=ConfigSettings)
     patch: PatchSettings = field(default_factory=PatchSettings)
     push: PushSettings = field(default_factory=PushSettings)
+    render: RenderSettings = field(default_factory=RenderSettings)
+    records: RecordsSettings = field(default_factory=RecordsSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
     sources: tuple[str, ...] = ()  # the files and variables that were read, for `mspctl settings show`
 
     def path(self, p: Path) -> Path:
@@ -118,6 +149,11 @@ class Settings:
     @property
     def clients_path(self) -> Path:
         return self.path(self.clients_file)
+
+    @property
+    def records_location(self) -> Path | str:
+        """The run history: `[records] url` (PostgreSQL) when set, else the SQLite file."""
+        return self.records.url or self.config.records
 
 
 # XDG locations are the platform's, not mspctl settings: always read from the process environment.
@@ -151,7 +187,7 @@ def find_repo_file(start: Path) -> Path | None:
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "netbox": {"url": str, "token": str, "verify_tls": bool, "timeout": (int, float),
-               "page_size": int, "workers": int, "graphql": bool},
+               "page_size": int, "workers": int, "graphql": bool, "retries": int},
     "cache": {"path": str, "ttl": (int, str)},
     "inventory": {"clients_file": str},
     "devices": {"ssh_port": int, "workers": int, "timeout": (int, float), "retries": int},
@@ -161,6 +197,9 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
               "max_fail_percent": int, "stale_after": (int, str), "ssh_config": str, "state": str,
               "host_keys": str, "known_hosts": str},
     "push": {"revert_minutes": int, "max_remove_share": (int, float)},
+    "render": {"template_timeout": (int, float, str), "max_output_bytes": int, "max_loop_iterations": int},
+    "records": {"url": str},
+    "notify": {"urls": list},
 }
 
 
@@ -213,10 +252,11 @@ def read_file(path: Path) -> dict[str, Any]:
                 raise ConfigError(f"{path}:{_line_of(text, section)}: [platforms.<slug>] tables expected")
             for slug, mapping in value.items():
                 for k, v in mapping.items():
-                    if k not in ("netmiko", "ansible_network_os", "ansible_connection") or not isinstance(v, str):
+                    if k not in ("netmiko", "ansible_network_os", "ansible_connection", "os_family") or \
+                            not isinstance(v, str):
                         raise ConfigError(
                             f"{path}:{_line_of(text, k, f'platforms.{slug}')}: platforms.{slug}.{k}: "
-                            "expected netmiko, ansible_network_os or ansible_connection as strings")
+                            "expected netmiko, ansible_network_os, ansible_connection or os_family as strings")
             continue
         if section not in _SCHEMA:
             raise ConfigError(f"{path}:{_line_of(text, section)}: unknown section [{section}]",
@@ -243,21 +283,66 @@ def read_file(path: Path) -> dict[str, Any]:
             if section == "push" and not _push_value_ok(key, item):
                 raise ConfigError(f"{path}:{line}: push.{key} = {item!r} is out of range",
                                   hint="revert_minutes: 1 to 120; max_remove_share: 0 to 1")
-            if (section, key) in (("cache", "ttl"), ("patch", "stale_after")):
-                value[key] = parse_duration(item, f"{path}:{line}: {section}.{key}")  # type: ignore[arg-type]
+            if (section, key) in (("cache", "ttl"), ("patch", "stale_after")) and isinstance(item, int | str):
+                value[key] = parse_duration(item, f"{path}:{line}: {section}.{key}")  # _SCHEMA: (int, str)
+    render = data.get("render", {})
+    if isinstance(render.get("template_timeout"), str):  # "10s", "2m"; numbers were range-checked above
+        line = _line_of(text, "template_timeout", "render")
+        seconds = parse_duration(render["template_timeout"], f"{path}:{line}: render.template_timeout")
+        problem = _range_problem("render", "template_timeout", seconds)
+        if problem:
+            raise ConfigError(f"{path}:{line}: render.template_timeout = {render['template_timeout']!r} {problem}")
+        render["template_timeout"] = float(seconds)
     if "token" in data.get("netbox", {}):
         register_secret(data["netbox"]["token"])
+    if "urls" in data.get("notify", {}):
+        _check_notify_urls(path, text, data["notify"]["urls"])
     return data
+
+
+def _notify_label(index: int, url: str) -> str:
+    from mspctl.notify import url_label
+
+    return url_label(index, url)
+
+
+def _notify_url_problem(url: str) -> str | None:
+    """Apprise's verdict on `url` (mspctl.notify: Apprise is imported only when URLs are set)."""
+    from mspctl.notify import url_problem
+
+    register_secret(url)  # a webhook's path or a mail password: masked wherever it would show
+    return url_problem(url)
+
+
+def _check_notify_urls(path: Path, text: str, urls: list[Any]) -> None:
+    """Each `[notify] urls` entry must be a string Apprise can send to; the error names the
+    entry's own line (an array may span lines), never the URL's text (it may hold a token)."""
+    key_line = _line_of(text, "urls", "notify")
+    lines = text.splitlines()
+    for i, url in enumerate(urls):
+        line = key_line
+        if isinstance(url, str):
+            line = next((no for no in range(key_line, len(lines) + 1) if url in lines[no - 1]), key_line)
+        if not isinstance(url, str):
+            raise ConfigError(f"{path}:{line}: notify.urls[{i}] must be str, not {type(url).__name__}")
+        problem = _notify_url_problem(url)
+        if problem:
+            raise ConfigError(f"{path}:{line}: notify.urls: URL {_notify_label(i, url)} {problem}",
+                              hint="Apprise's URL formats: https://github.com/caronc/apprise/wiki; "
+                                   "a JSON webhook is json://host:port/path (jsons:// for HTTPS)")
 
 
 HOST_KEY_MODES = ("pin", "ssh")
 # (section, key) -> (lowest, highest; None: no bound, inclusive) for numbers that have a sane range.
 _RANGES: dict[tuple[str, str], tuple[float, float | None]] = {
     ("netbox", "timeout"): (0.1, 3600), ("netbox", "page_size"): (1, 100_000), ("netbox", "workers"): (1, 64),
+    ("netbox", "retries"): (0, 10),
     ("devices", "ssh_port"): (1, 65535), ("devices", "workers"): (1, 1024), ("devices", "timeout"): (0.1, 3600),
     ("devices", "retries"): (0, 10),
     ("patch", "forks"): (1, 1000), ("patch", "canary"): (0, None), ("patch", "batch_size"): (0, None),
     ("patch", "max_fail_percent"): (0, 100),
+    ("render", "template_timeout"): (0.1, 3600), ("render", "max_output_bytes"): (1000, 1_000_000_000),
+    ("render", "max_loop_iterations"): (1000, None),
 }
 
 
@@ -355,6 +440,18 @@ def load_settings(
         cache_env["ttl"] = parse_duration(env["MSPCTL_CACHE_TTL"], "environment MSPCTL_CACHE_TTL")
     if env.get("MSPCTL_CACHE_PATH"):
         cache_env["path"] = env["MSPCTL_CACHE_PATH"]
+    if env.get("MSPCTL_RECORDS_URL"):
+        data = _merge(data, {"records": {"url": env["MSPCTL_RECORDS_URL"]}})
+        sources.append("$MSPCTL_RECORDS_URL")
+    if env.get("MSPCTL_NOTIFY_URLS"):  # comma-separated; replaces the files' list
+        urls = [u.strip() for u in env["MSPCTL_NOTIFY_URLS"].split(",") if u.strip()]
+        for i, url in enumerate(urls):
+            problem = _notify_url_problem(url)
+            if problem:
+                raise ConfigError(f"environment MSPCTL_NOTIFY_URLS: URL {_notify_label(i, url)} {problem}",
+                                  hint="Apprise URLs, comma-separated: docs/notify.md")
+        data = _merge(data, {"notify": {"urls": urls}})
+        sources.append("$MSPCTL_NOTIFY_URLS")
     data = _merge(data, {"cache": cache_env})
     if overrides:
         cleaned = {sec: {k: v for k, v in vals.items() if v is not None} for sec, vals in overrides.items()}
@@ -374,11 +471,13 @@ def load_settings(
             data.setdefault("devices", {})["ssh_port"] = int(env["MSPCTL_DEVICE_PORT"])
         except ValueError:
             raise ConfigError(f"environment MSPCTL_DEVICE_PORT={env['MSPCTL_DEVICE_PORT']!r}: not a port") from None
-    for key, kind in (("timeout", float), ("retries", int), ("workers", int)):
-        name = f"MSPCTL_DEVICES_{key.upper()}"
+    for section, key, kind in (("devices", "timeout", float), ("devices", "retries", int),
+                               ("devices", "workers", int), ("netbox", "timeout", float),
+                               ("netbox", "retries", int)):
+        name = f"MSPCTL_{section.upper()}_{key.upper()}"
         if env.get(name):
             try:
-                data.setdefault("devices", {})[key] = kind(env[name])
+                data.setdefault(section, {})[key] = kind(env[name])
             except ValueError:
                 raise ConfigError(f"environment {name}={env[name]!r}: not a number") from None
             sources.append(f"${name}")
@@ -441,5 +540,8 @@ def load_settings(
         config=ConfigSettings(**cfg),
         patch=PatchSettings(**patch),
         push=PushSettings(**push),
+        render=RenderSettings(**data.get("render", {})),
+        records=RecordsSettings(**data.get("records", {})),
+        notify=NotifySettings(urls=tuple(data.get("notify", {}).get("urls", ()))),
         sources=tuple(sources),
     )

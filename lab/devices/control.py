@@ -184,20 +184,26 @@ class ControlClient:
         return answer
 
     def set_knobs(self, device: str, **knobs: Any) -> dict[str, Any]:
-        return self.call("set_knobs", device=device, knobs=knobs)["knobs"]  # type: ignore[no-any-return]
+        knobs_now: dict[str, Any] = self.call("set_knobs", device=device, knobs=knobs)["knobs"]
+        return knobs_now
 
     def reset(self, device: str | None = None) -> list[str]:
-        return self.call("reset", **({"device": device} if device else {}))["reset"]  # type: ignore[no-any-return]
+        done: list[str] = self.call("reset", **({"device": device} if device else {}))["reset"]
+        return done
 
     def config(self, device: str, which: str = "running") -> str:
-        return self.call("config", device=device, which=which)["config"]  # type: ignore[no-any-return]
+        text: str = self.call("config", device=device, which=which)["config"]
+        return text
 
     def run(self, device: str, *commands: str) -> str:
-        return self.call("run", device=device, commands=list(commands))["output"]  # type: ignore[no-any-return]
+        output: str = self.call("run", device=device, commands=list(commands))["output"]
+        return output
 
     def flash(self, device: str) -> dict[str, str]:
         """The device's flash files: name -> text."""
-        return self.call("flash", device=device)["files"]  # type: ignore[no-any-return]
+        files: dict[str, str] = self.call("flash", device=device)["files"]
+        return files
 
     def info(self, device: str) -> dict[str, Any]:
-        return self.call("info", device=device)["device"]  # type: ignore[no-any-return]
+        info: dict[str, Any] = self.call("info", device=device)["device"]
+        return info

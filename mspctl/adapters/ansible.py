@@ -59,10 +59,12 @@ _ERROR_LEN = 400
 
 
 class AnsibleError(MspctlError):
-    """Ansible itself could not run (not installed, bad playbook, bad inventory), as opposed to a host failing."""
+    """Ansible itself could not run (not installed, a missing or bad playbook, bad inventory), as
+    opposed to a host failing. The MSP repository's files or mspctl's environment are at fault:
+    the settings/files class of exit codes (10)."""
 
     code = "MSP-ANS-001"
-    exit_code = ExitCode.ERROR
+    exit_code = ExitCode.CONFIG
 
 
 @dataclass(frozen=True, slots=True)

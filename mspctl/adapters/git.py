@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mspctl.errors import MspctlError, RefusedError
+from mspctl.errors import MspctlError, RefusedError, storage_error
 from mspctl.files import private_dir, private_file
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,9 @@ class GitRepo:
         except FileNotFoundError:
             raise GitError("git is not installed", hint="install git") from None
         if check and proc.returncode != 0:
+            full = storage_error(RuntimeError(proc.stderr), f"{self.path}: git {args[0]} failed")
+            if full is not None:  # git leaves the repository as it was: the commit is all or nothing
+                raise full
             raise GitError(f"{self.path}: git {args[0]} failed: {proc.stderr.strip()[:300]}")
         return proc
 

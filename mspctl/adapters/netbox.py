@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import re
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -22,9 +23,11 @@ from mspctl.errors import (
     ConfigError,
     InvalidFilterError,
     NetBoxAuthError,
+    NetBoxBadAnswerError,
     NetBoxError,
     NetBoxIncompleteError,
     NetBoxPermissionError,
+    NetBoxServerError,
     NetBoxUnreachableError,
     UnknownDeviceError,
 )
@@ -130,9 +133,18 @@ class NetBoxSource:
     def session(self) -> requests.Session:
         if self._session is None:
             import requests.adapters
+            from urllib3.util.retry import Retry
 
             s = self.api.http_session
-            adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(8, self.settings.workers * 2))
+            # Reads (GET, and GraphQL's POST, a query) are tried again after a dropped or reset
+            # connection, a cut answer, or a 502/503/504 from NetBox or a proxy before it, with
+            # exponential backoff and Retry-After honoured. Writes are never sent twice.
+            retry = Retry(total=self.settings.retries, connect=self.settings.retries, read=self.settings.retries,
+                          status=self.settings.retries, other=0, backoff_factor=0.5, backoff_max=8,
+                          status_forcelist=(502, 503, 504), allowed_methods=frozenset({"GET", "HEAD"}),
+                          raise_on_status=False, respect_retry_after_header=True)
+            adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(8, self.settings.workers * 2),
+                                                    max_retries=retry)
             s.mount("http://", adapter)
             s.mount("https://", adapter)
             token = self.settings.token or ""
@@ -150,19 +162,40 @@ class NetBoxSource:
         import requests
 
         url = f"{self.url}/api/{path}/"
+        # urllib3 retries what fails before the answer's body; a body cut short (a proxy dropping
+        # the connection mid-answer) surfaces here, and a read is tried again for it too.
+        body_tries = self.settings.retries + 1 if method == "GET" else 1
         try:
-            # verify per request: a session-level False loses to REQUESTS_CA_BUNDLE in requests.
-            resp = self.session.request(method, url, params=params, json=payload, timeout=self.settings.timeout,
-                                        verify=self.settings.verify_tls)
+            for attempt in range(body_tries):
+                try:
+                    # verify per request: a session-level False loses to REQUESTS_CA_BUNDLE in requests.
+                    resp = self.session.request(method, url, params=params, json=payload,
+                                                timeout=self.settings.timeout, verify=self.settings.verify_tls)
+                    break
+                except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+                    if attempt + 1 == body_tries:
+                        raise
+                    time.sleep(min(8.0, 0.5 * 2 ** attempt))
         except requests.exceptions.SSLError as exc:
             raise NetBoxUnreachableError(f"TLS verification failed for {self.url}: {type(exc).__name__}",
                                          hint="fix the certificate, or pass --insecure for a lab") from None
         except requests.exceptions.Timeout:
             raise NetBoxUnreachableError(f"NetBox at {self.url} did not answer within {self.settings.timeout:.0f}s",
                                          hint="check the server, or raise [netbox] timeout") from None
-        except requests.exceptions.ConnectionError:
-            raise NetBoxUnreachableError(f"cannot reach NetBox at {self.url}: connection failed",
+        except requests.exceptions.ConnectionError as exc:
+            tries = f" after {self.settings.retries + 1} tries" if method == "GET" and self.settings.retries else ""
+            if "Timeout" in _reason(exc):  # a read timeout, wrapped by urllib3's retries
+                raise NetBoxUnreachableError(f"NetBox at {self.url} did not answer within "
+                                             f"{self.settings.timeout:.0f}s{tries}",
+                                             hint="check the server, or raise [netbox] timeout") from None
+            raise NetBoxUnreachableError(f"cannot reach NetBox at {self.url}: connection failed{tries} "
+                                         f"({_reason(exc)})",
                                          hint="check NETBOX_API / --netbox-url and that NetBox is running") from None
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            raise NetBoxBadAnswerError(f"NetBox's answer to {method} /api/{path}/ was cut short ({_reason(exc)})"
+                                       f"{f' {body_tries} times' if body_tries > 1 else ''}; nothing was cached",
+                                       hint="run again; check a proxy or load balancer "
+                                       "in front of NetBox") from None
         return self._check(resp, path, params, write=method != "GET"), resp.headers.get("Date")
 
     def _check(self, resp: requests.Response, path: str, params: dict[str, Any] | None,
@@ -175,20 +208,26 @@ class NetBoxSource:
             raise NetBoxPermissionError(f"the API token may not {verb} {path} on {self.url} (403: {_detail(resp)})",
                                         hint=f"grant the token's user {'change/add' if write else 'view'} permission")
         if resp.status_code == 400 and write:
-            raise NetBoxError(f"NetBox refused the change to {path}: {_detail(resp)}", code="MSP-NB-400",
+            raise NetBoxError(f"NetBox refused the change to {path}: {_detail(resp)}",
                               hint="are mspctl's custom fields installed? see docs/patch.md")
         if resp.status_code == 400:
             raise InvalidFilterError(f"NetBox refused the filter on {path}: {_detail(resp)}")
         if resp.status_code == 404:
             raise NetBoxError(f"{self.url}/api/{path}/ not found (404)", code="MSP-NB-404",
                               hint="is this NetBox 4.x, and the URL its root?")
+        if resp.status_code >= 500:
+            tries = f" (tried {self.settings.retries + 1} times)" if not write and self.settings.retries else ""
+            raise NetBoxServerError(f"NetBox at {self.url} answered {resp.status_code} on {path}{tries}: "
+                                    f"{_detail(resp)}", hint="NetBox or a proxy before it is failing: check its "
+                                    "logs, then run again; nothing was cached")
         if resp.status_code >= 400:
             raise NetBoxError(f"NetBox error {resp.status_code} on {path}: {_detail(resp)}")
         try:
             return resp.json() if resp.content else {}
         except ValueError:
-            raise NetBoxError(f"{self.url}/api/{path}/ did not return JSON; is the URL NetBox's?",
-                              code="MSP-NB-502") from None
+            raise NetBoxBadAnswerError(f"{self.url}/api/{path}/ did not return JSON (a cut answer, or not NetBox's "
+                                       "URL); nothing was cached",
+                                       hint="check NETBOX_API, and a proxy before NetBox; then run again") from None
 
     # -- queries --------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -335,8 +374,9 @@ class NetBoxSource:
                 out.update({(kind, int(r["id"])): r.get("config_context") or {} for r in rows})
         return out
 
-    def fetch_config_templates(self, device_ids: list[int]) -> dict[int, tuple[str, str]]:
-        """Each device's config template as NetBox resolves it: device, else role, else platform."""
+    def fetch_config_templates(self, device_ids: list[int]) -> dict[int, tuple[str, str, int]]:
+        """Each device's config template as NetBox resolves it (device, else role, else platform):
+        (name, code, the template's NetBox id)."""
         chunks = [device_ids[i:i + 100] for i in range(0, len(device_ids), 100)]
         devices = [r for c in chunks for r in self._paged("dcim/devices", {
             "id": c, "fields": "id,config_template,role,platform"}, None)]
@@ -344,9 +384,9 @@ class NetBoxSource:
             "dcim/device-roles", {"fields": "id,config_template"}, None)}
         platforms = {r["id"]: r.get("config_template") for r in self._paged(
             "dcim/platforms", {"fields": "id,config_template"}, None)}
-        templates = {r["id"]: (r["name"], r.get("template_code") or "") for r in self._paged(
+        templates = {r["id"]: (str(r["name"]), str(r.get("template_code") or ""), int(r["id"])) for r in self._paged(
             "extras/config-templates", {"fields": "id,name,template_code"}, None)}
-        out: dict[int, tuple[str, str]] = {}
+        out: dict[int, tuple[str, str, int]] = {}
         for d in devices:
             chosen = (d.get("config_template") or roles.get((d.get("role") or {}).get("id"))
                       or platforms.get((d.get("platform") or {}).get("id")))
@@ -442,6 +482,20 @@ def check_complete(what: str, read: int, total: int) -> None:
 def _value(choice: Any) -> str | None:
     """NetBox choice fields come as {"value": ..., "label": ...}."""
     return choice.get("value") if isinstance(choice, dict) else choice
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost cause of a requests/urllib3 failure, as a short name (`ConnectionResetError`,
+    `RemoteDisconnected`, `IncompleteRead`), without the URL and pool details around it."""
+    seen: BaseException = exc
+    for _ in range(8):
+        inner = getattr(seen, "reason", None) or (seen.args[0] if seen.args and isinstance(seen.args[0],
+                                                                                           BaseException) else None)
+        inner = inner or seen.__context__
+        if not isinstance(inner, BaseException):
+            break
+        seen = inner
+    return type(seen).__name__
 
 
 def _detail(resp: Any) -> str:

@@ -4,10 +4,16 @@ Each device's config is cleaned of volatile lines (timestamps, byte counts) and 
 secrets (`mspctl.secrets`, by the device's platform) before it is written, so an unchanged
 device makes no commit and no secret reaches the repository: not its files, not the commit
 message. A failed device keeps its previous backup; the run still commits the rest.
+
+Interrupted (SIGINT/SIGTERM, `mspctl.interrupts`): no new device starts, the ones in flight
+finish, and what they gave is committed as usual; the others are `skipped` (`MSP-RUN-499`) and
+the record and commit message say `interrupted`. A signal never lands between a file and its
+commit: the signal only sets the flag.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,10 +23,11 @@ from typing import Literal
 from mspctl.adapters.git import GitRepo
 from mspctl.adapters.netmiko import DeviceSession, DeviceTarget
 from mspctl.drift.configtext import clean
-from mspctl.errors import PathEscapeError, RefusedError
+from mspctl.errors import PathEscapeError, RefusedError, RunInterrupted, StorageError
 from mspctl.escape import escape_text
 from mspctl.executor import Event, Executor, TargetResult, TaskContext
 from mspctl.files import path_in, write_atomic
+from mspctl.interrupts import stopped_by, unless_stopped
 from mspctl.model import Asset
 from mspctl.records import RecordStore, RunRecord, new_run_id
 from mspctl.secrets import scrub
@@ -48,12 +55,17 @@ class BackupRun:
     commit: str | None
     repo: Path
     summary: dict[str, int] = field(default_factory=dict)
+    interrupted: str = ""  # the signal that stopped the run, if one did
 
 
-def backup_file(repo: Path, asset: Asset) -> Path:
+def backup_file(repo: Path, asset: Asset, shared: bool = False) -> Path:
     """``<repo>/<client>/<device>.cfg``, the names encoded by `mspctl.files.path_in` (ordinary
-    names unchanged; a device without a client goes under ``no-client``). Raises PathEscapeError
-    when a symbolic link in the repository would take the file outside it."""
+    names unchanged; a device without a client goes under ``no-client``). A name that two devices
+    of one client share (`shared`) is a folder holding each one's ``<kind>-<id>.cfg``: two
+    devices never share a file. Raises PathEscapeError when a symbolic link in the repository
+    would take the file outside it."""
+    if shared:
+        return path_in(repo, asset.client or "no-client", asset.name, f"{asset.kind}-{asset.id}", suffix=".cfg")
     return path_in(repo, asset.client or "no-client", asset.name, suffix=".cfg")
 
 
@@ -65,7 +77,11 @@ def fetch_config(target: DeviceTarget, timeout: float, platform: str | None) -> 
 
 def run_backup(assets: Sequence[Asset], targets: dict[str, DeviceTarget], unreachable: dict[str, tuple[str, str]],
                repo: GitRepo, executor: Executor, records: RecordStore,
-               on_event: Callable[[Event], None] | None = None) -> BackupRun:
+               on_event: Callable[[Event], None] | None = None, stop: Callable[[], bool] | None = None,
+               shared: frozenset[str] = frozenset()) -> BackupRun:
+    """Back up `targets` (the reachable ones of `assets`) and commit them to `repo` under its lock.
+    `stop` (a `mspctl.interrupts.StopFlag`): once set, no new device starts. Raises RefusedError
+    (MSP-GIT-409, recorded) when another run keeps the repository busy."""
     started = datetime.now(UTC)
     run_id = new_run_id("backup", started)
     keys = [a.key for a in assets if a.key in targets]
@@ -74,13 +90,22 @@ def run_backup(assets: Sequence[Asset], targets: dict[str, DeviceTarget], unreac
     def task(ctx: TaskContext) -> str:
         return fetch_config(targets[ctx.target], ctx.timeout, platforms[ctx.target])
 
-    results = {r.target: r for r in executor.run(keys, task, on_event)}
+    results = {r.target: r for r in executor.run(keys, unless_stopped(stop, task), on_event)}
     try:
         with repo.locked(LOCK_WAIT):
-            return _store(assets, results, unreachable, repo, records, run_id, started)
+            return _store(assets, results, unreachable, repo, records, run_id, started, stopped_by(stop), shared)
     except RefusedError as exc:  # another run holds the repository: recorded, nothing written
         records.save(RunRecord(run_id, "backup", started, datetime.now(UTC),
                                {"repo": str(repo.path), "refused": f"{exc.code}: {exc.message}"}, {}, {}))
+        raise
+    except StorageError as exc:  # the repository's disk is full: no commit; recorded where records live
+        with contextlib.suppress(StorageError):
+            records.save(RunRecord(run_id, "backup", started, datetime.now(UTC),
+                                   {"repo": str(repo.path), "error": f"{exc.code}: {exc.message}"},
+                                   {"read": sum(r.ok for r in results.values()), "committed": 0},
+                                   {a.key: ("failed", {"device": a.name, "client": a.client,
+                                                       "error": f"not stored: {exc.message}",
+                                                       "error_code": exc.code}) for a in assets}))
         raise
 
 
@@ -89,14 +114,15 @@ LOCK_WAIT = 120.0
 
 
 def _store(assets: Sequence[Asset], results: dict[str, TargetResult[str]], unreachable: dict[str, tuple[str, str]],
-           repo: GitRepo, records: RecordStore, run_id: str, started: datetime) -> BackupRun:
+           repo: GitRepo, records: RecordStore, run_id: str, started: datetime, interrupted: str = "",
+           shared: frozenset[str] = frozenset()) -> BackupRun:
     """Write this run's configs and commit them (under the repository lock). A device's status is
     judged against the last commit, not the working tree, so a file a killed run left behind is
     this run's change only if it still differs from HEAD, and the commit holds only this run's files."""
     devices: list[DeviceBackup] = []
     for asset in assets:
         try:
-            dest = backup_file(repo.path, asset)
+            dest = backup_file(repo.path, asset, asset.key in shared)
         except PathEscapeError as exc:
             devices.append(DeviceBackup(asset, "failed", None, exc.message, exc.code))
             continue
@@ -106,6 +132,10 @@ def _store(assets: Sequence[Asset], results: dict[str, TargetResult[str]], unrea
             devices.append(DeviceBackup(asset, "skipped" if code == "MSP-DEV-415" else "failed", rel, reason, code))
             continue
         res = results[asset.key]
+        if res.error_type == RunInterrupted.__name__:  # never started: its previous backup stays
+            devices.append(DeviceBackup(asset, "skipped", rel, f"not backed up: the run was interrupted by "
+                                        f"{interrupted or 'a signal'}", RunInterrupted.code))
+            continue
         if not res.ok or res.value is None:
             devices.append(DeviceBackup(asset, "failed", rel, res.error, res.error_type, res.duration, res.attempts))
             continue
@@ -119,16 +149,18 @@ def _store(assets: Sequence[Asset], results: dict[str, TargetResult[str]], unrea
         devices.append(DeviceBackup(asset, status, rel, duration=res.duration, attempts=res.attempts))
     summary = {s: sum(d.status == s for d in devices) for s in ("new", "changed", "unchanged", "failed", "skipped")}
     message = (f"backup {run_id}: {summary['new']} new, {summary['changed']} changed, "
-               f"{summary['unchanged']} unchanged, {summary['failed']} failed\n\n" +
+               f"{summary['unchanged']} unchanged, {summary['failed']} failed" +
+               (f"; interrupted by {interrupted}, {summary['skipped']} skipped" if interrupted else "") + "\n\n" +
                "".join(f"failed: {escape_text(d.asset.name)}: {escape_text(d.error or '')}\n"
                        for d in devices if d.status == "failed"))
     commit = repo.commit_paths([d.path for d in devices if d.path and d.status in ("new", "changed")],
                                scrub(message))
     finished = datetime.now(UTC)
-    records.save(RunRecord(run_id, "backup", started, finished, {"repo": str(repo.path)},
+    records.save(RunRecord(run_id, "backup", started, finished,
+                           {"repo": str(repo.path), "interrupted": interrupted or None},
                            {**summary, "commit": commit},
                            {d.asset.key: (d.status, {"device": d.asset.name, "client": d.asset.client, "path": d.path,
                                                      "error": d.error, "error_code": d.error_code,
                                                      "duration": d.duration, "attempts": d.attempts})
                             for d in devices}))
-    return BackupRun(run_id, started, finished, devices, commit, repo.path, summary)
+    return BackupRun(run_id, started, finished, devices, commit, repo.path, summary, interrupted)

@@ -7,6 +7,7 @@ from mspctl.cli.completion import completion_cmd
 from mspctl.cli.config_cmds import config_group
 from mspctl.cli.drift_cmd import drift_cmd
 from mspctl.cli.inventory import clients_cmd, inventory_group
+from mspctl.cli.metrics_cmd import metrics_cmd
 from mspctl.cli.patch_cmd import patch_group
 from mspctl.cli.runs_cmd import runs_group
 from mspctl.cli.settings_cmd import settings_group
@@ -17,6 +18,7 @@ main.add_command(settings_group)
 main.add_command(config_group)
 main.add_command(drift_cmd)
 main.add_command(runs_group)
+main.add_command(metrics_cmd)
 main.add_command(patch_group)
 main.add_command(completion_cmd)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from mspctl import __version__
-from mspctl.errors import ExitCode, MspctlError
+from mspctl.errors import ExitCode, MspctlError, storage_error
 from mspctl.escape import EscapingFilter, escape_text
 from mspctl.redact import RedactingFilter, redact
 from mspctl.settings import Settings, load_settings
@@ -62,22 +63,31 @@ class App:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), transient=True, console=Console(stderr=True)) as bar:
             tasks: dict[str, Any] = {}
+            lock = threading.Lock()  # events come from the executor's worker threads
 
             def update(what: str, done: int, total: int) -> None:
-                if what not in tasks:
-                    tasks[what] = bar.add_task(f"{description} {what}", total=total)
-                bar.update(tasks[what], completed=done, total=total)
+                with lock:
+                    if what not in tasks:
+                        tasks[what] = bar.add_task(f"{description} {what}", total=total)
+                    bar.update(tasks[what], completed=done, total=total)
 
             yield update
 
-
     @contextmanager
     def device_progress(self, description: str) -> Iterator[Callable[[Event], None]]:
-        """An executor event handler that advances a progress bar as devices finish."""
+        """An executor event handler that advances a progress bar as devices finish (drawn from
+        the first device's start, so a terminal shows `0/N` while the first one is read)."""
         with self.progress(description) as bar:
+            done = 0
+
             def on_event(event: Event) -> None:
-                if bar is not None and event.kind == "finished":
-                    bar("devices", event.done, event.total)
+                nonlocal done
+                if bar is None:
+                    return
+                if event.kind == "finished":
+                    done = event.done
+                if event.kind in ("started", "finished"):
+                    bar("devices", done, event.total)
 
             yield on_event
 
@@ -117,6 +127,10 @@ class MspctlGroup(click.Group):
             app = ctx.find_object(App)
             if app is not None and app.debug:
                 raise
+            full = storage_error(exc, "a file mspctl writes")  # a full disk wherever it hit: not a bug
+            if full is not None:
+                click.echo(escape_text(redact(f"Error: {full}")), err=True)
+                ctx.exit(full.exit_code)
             click.echo(escape_text(redact(f"Error: MSP-000: internal error: {type(exc).__name__}: {exc} "
                                           "(rerun with --debug for the traceback, and report it)")), err=True)
             ctx.exit(ExitCode.ERROR)
@@ -133,7 +147,9 @@ class MspctlGroup(click.Group):
 @click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), envvar="MSPCTL_OUTPUT",
               default="table", show_default=True, help="Output format. Env: MSPCTL_OUTPUT.")
 @click.option("--refresh", "mode", flag_value="refresh", help="Re-read the whole inventory from NetBox.")
-@click.option("--offline", "mode", flag_value="offline", help="Use only the local cache; never contact NetBox.")
+@click.option("--offline", "mode", flag_value="offline",
+              help="Use only the local cache, backups and records; never contact NetBox. Commands that need "
+                   "NetBox (render, drift, push, patch runs) refuse at once (MSP-OFFLINE-400; docs/offline.md).")
 @click.option("--cache-ttl", metavar="DURATION", help="Serve the cache without asking NetBox for this long (300, 5m).")
 @click.option("--debug", is_flag=True, envvar="MSPCTL_DEBUG", help="Tracebacks and HTTP debug logs (secrets masked).")
 @click.version_option(__version__, "-V", "--version", prog_name="mspctl")
@@ -145,8 +161,9 @@ def main(ctx: click.Context, config_file: Path | None, netbox_url: str | None, n
     \b
     Settings precedence (lowest first): defaults, user file, ./mspctl.toml (or --config),
     NETBOX_API/NETBOX_TOKEN, MSPCTL_* variables, flags.
-    Exit codes: 0 ok, 2 usage, 3 partial failure, 4 findings, 5 nothing matched,
-    10 settings, 11 NetBox auth, 12 NetBox unreachable, 13 not found, 130 interrupted.
+    Exit codes: 0 ok, 2 usage, 3 partial failure, 4 findings, 5 nothing matched, 6 refused,
+    7 nothing checked, 10 settings, 11 NetBox auth, 12 NetBox unreachable, 13 not found,
+    14 disk full or read-only, 130 interrupted (docs/errors.md).
     """
     from mspctl.settings import parse_duration
 

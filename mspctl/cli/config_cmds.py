@@ -9,8 +9,9 @@ import click
 
 from mspctl.cli.app import App, output_option, pass_app
 from mspctl.cli.inventory import build_filter, scope_options
-from mspctl.cli.output import echo_line, exit_if_nothing_checked, render
-from mspctl.errors import ExitCode
+from mspctl.cli.output import echo_line, exit_if_interrupted, exit_if_nothing_checked, render
+from mspctl.errors import ExitCode, RunInterrupted
+from mspctl.offline import refuse_offline
 
 
 @click.group("config")
@@ -41,8 +42,10 @@ def render_cmd(app: App, /, out_dir: Path | None, source: str, **flt: Any) -> No
     from mspctl.render.service import render_configs, write_configs
     from mspctl.secrets import scrub
 
+    refuse_offline(app.mode, "config render")
     selection = build_filter(**flt)
-    results = render_configs(app.settings, app.inventory(), selection, app.mode, source)  # type: ignore[arg-type]
+    results = render_configs(app.settings, app.inventory(), selection, app.mode,
+                             "netbox" if source == "netbox" else "repo")  # click.Choice allows only these
     if out_dir is not None:
         results = write_configs(results, out_dir)
     data = [{**r.to_dict(), "config": scrub(r.text, r.asset.platform) if r.text is not None else None}
@@ -83,12 +86,14 @@ def backup_cmd(app: App, /, **flt: Any) -> None:
     judged against the last commit, and a commit holds only this run's files. One run at a time
     per repository: another waits up to 2 minutes, then exits 6 (MSP-GIT-409), recorded; a
     stale git index.lock is removed and named. `config audit-history` finds secrets older
-    backups left in git.
-    Exit: 0 all backed up, 3 some devices failed, 6 the repository stayed busy.
+    backups left in git. Ctrl-C/SIGTERM: no new device starts, the ones in flight finish and
+    are committed; the run is recorded `interrupted`.
+    Exit: 0 all backed up, 3 some devices failed, 6 the repository stayed busy, 130 interrupted.
     """
     from mspctl.adapters.git import GitRepo
     from mspctl.backup.service import run_backup
     from mspctl.devices import executor_for, network_devices, plan
+    from mspctl.interrupts import READ_ONLY, graceful_stop
     from mspctl.inventory.platforms import PlatformMap
     from mspctl.records import RecordStore
 
@@ -96,18 +101,23 @@ def backup_cmd(app: App, /, **flt: Any) -> None:
     inventory = app.inventory()
     assets = network_devices(inventory, build_filter(**flt), app.mode, PlatformMap(s.platforms))
     targets, unreachable = plan(s, inventory, assets)
-    with app.device_progress("backing up") as on_event:
+    with graceful_stop(READ_ONLY) as stop, app.device_progress("backing up") as on_event:
         run = run_backup(assets, targets, unreachable, GitRepo(s.path(s.config.backups)), executor_for(s, spread=True),
-                         RecordStore(s.config.records), on_event=on_event)
-    devices = [{"device": d.asset.name, "client": d.asset.client, "status": d.status, "path": d.path,
+                         RecordStore(s.records_location), on_event=on_event, stop=stop,
+                         shared=inventory.shared_in_client(app.mode))
+    names = inventory.names(app.mode)  # what the table prints can be given back to -l
+    devices = [{"device": d.asset.name, "id": d.asset.key, "name": names.get(d.asset.key, d.asset.name),
+                "client": d.asset.client, "status": d.status, "path": d.path,
                 "error": d.error, "error_code": d.error_code, "attempts": d.attempts,
                 "seconds": round(d.duration, 2)} for d in run.devices]
     data = {"run_id": run.run_id, "commit": run.commit, "repo": str(run.repo), "summary": run.summary,
-            "devices": devices}
+            "interrupted": run.interrupted or None, "devices": devices}
     render(data, app.output, rows=devices, columns=[
-        ("device", "DEVICE"), ("client", "CLIENT"), ("status", "STATUS"), ("path", "FILE"), ("error", "ERROR")],
+        ("name", "DEVICE"), ("client", "CLIENT"), ("status", "STATUS"), ("path", "FILE"), ("error", "ERROR")],
         footer=f"run {run.run_id}: " + ", ".join(f"{v} {k}" for k, v in run.summary.items() if v) +
         (f"; commit {run.commit[:10]}" if run.commit else "; no changes, no commit"))
+    exit_if_interrupted(run.interrupted, run.run_id,
+                        sum(d.error_code == RunInterrupted.code for d in run.devices))
     exit_if_nothing_checked([(d.asset.name, d.error or "skipped") for d in run.devices if d.status == "skipped"],
                             len(run.devices) - run.summary["skipped"], "backed up")
     if run.summary["failed"]:
@@ -209,10 +219,12 @@ def push_cmd(app: App, /, feature_names: tuple[str, ...], do_apply: bool, yes: b
     from mspctl.interrupts import graceful_stop
     from mspctl.push.service import push
 
+    refuse_offline(app.mode, "config push")
     selection = build_filter(**flt)
     if do_apply and not yes:
-        planned = push(app.settings, app.inventory(), selection, feature_names, apply=False, mode=app.mode,
-                       allow_destructive=allow_destructive)
+        with app.device_progress("planning") as on_plan:
+            planned = push(app.settings, app.inventory(), selection, feature_names, apply=False, mode=app.mode,
+                           on_event=on_plan, allow_destructive=allow_destructive)
         _render_push(app, planned, "dry run before applying", err=True)  # stdout: only the run's result
         n = planned.summary["planned"]
         if n == 0:

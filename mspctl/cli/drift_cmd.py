@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
 from mspctl.cli.app import App, output_option, pass_app
 from mspctl.cli.inventory import build_filter, scope_options
-from mspctl.cli.output import exit_if_nothing_checked, render
-from mspctl.errors import ExitCode
+from mspctl.cli.output import echo_line, exit_if_interrupted, exit_if_nothing_checked, render
+from mspctl.errors import ExitCode, RunInterrupted
+from mspctl.offline import refuse_offline
+
+if TYPE_CHECKING:
+    from mspctl.drift.service import ActualSource
 
 
 @click.command("drift")
@@ -21,24 +25,36 @@ from mspctl.errors import ExitCode
 @click.option("--junit", type=click.Path(path_type=Path, dir_okay=False), help="Also write JUnit XML to FILE.")
 @click.option("--markdown", type=click.Path(path_type=Path, dir_okay=False), help="Also write Markdown to FILE.")
 @click.option("--fail-on", type=click.Choice(["drift", "failure", "never"]), default="drift", show_default=True,
-              help="drift: exit 4 on drift; failure: only failed devices exit non-zero; never: always 0.")
+              help="Which results make the exit code non-zero. drift: a failed device (3, which wins over "
+                   "drift), drift (4), nothing audited (7). failure: a failed device (3) or nothing audited (7); "
+                   "drift alone exits 0. never: 0 whatever the devices showed (the run is still reported and "
+                   "recorded). Errors before any device is read (settings, NetBox) and an interrupted run (130) "
+                   "exit non-zero whatever --fail-on says.")
+@click.option("--no-notify", is_flag=True, help="Send no notification for this run ([notify] urls, docs/notify.md).")
 @output_option
 @pass_app
 def drift_cmd(app: App, /, source: str, feature_names: tuple[str, ...], junit: Path | None, markdown: Path | None,
-              fail_on: str, **flt: Any) -> None:
+              fail_on: str, no_notify: bool, **flt: Any) -> None:
     """Audit configuration drift: rendered intent against the devices' actual configuration.
 
     \b
-    Exit codes: 0 compliant, 4 drift found, 3 some devices failed (the others are reported).
+    Ctrl-C/SIGTERM: no new device is read; the ones in flight are compared and reported, the
+    rest `skipped`; the run is recorded `interrupted`.
+    Exit codes: 0 compliant, 4 drift found, 3 some devices failed (the others are reported),
+    130 interrupted.
     """
     from mspctl.drift.service import audit
     from mspctl.files import write_atomic
+    from mspctl.interrupts import READ_ONLY, graceful_stop
     from mspctl.reports.drift import junit as to_junit
     from mspctl.reports.drift import markdown as to_markdown
 
-    with app.device_progress("auditing") as on_event:
-        run = audit(app.settings, app.inventory(), build_filter(**flt), source, feature_names,  # type: ignore[arg-type]
-                    app.mode, on_event)
+    refuse_offline(app.mode, "drift")
+    with graceful_stop(READ_ONLY) as stop, app.device_progress("auditing") as on_event:
+        inventory = app.inventory()
+        run = audit(app.settings, inventory, build_filter(**flt), cast("ActualSource", source), feature_names,
+                    app.mode, on_event, stop)
+    names = inventory.names(app.mode)  # what the table prints can be given back to -l
     if junit:
         write_atomic(junit, to_junit(run))
     if markdown:
@@ -47,7 +63,7 @@ def drift_cmd(app: App, /, source: str, feature_names: tuple[str, ...], junit: P
     rows = []
     for d in run.devices:
         drifted = [f for f in d.features if f.status == "drift"]
-        rows.append({"device": d.asset.name, "client": d.asset.client, "status": d.status,
+        rows.append({"device": names.get(d.asset.key, d.asset.name), "client": d.asset.client, "status": d.status,
                      "features": f"{len(d.features) - len(drifted)}/{len(d.features)} ok" if d.features else "-",
                      "drift": ", ".join(f.feature for f in drifted) or (d.error or ""),
                      "evidence": f"{d.source} {d.age_seconds:.0f}s" if d.source and d.age_seconds is not None
@@ -58,6 +74,13 @@ def drift_cmd(app: App, /, source: str, feature_names: tuple[str, ...], junit: P
                                                   ("evidence", "EVIDENCE")],
            footer=f"run {run.run_id}: {s['compliant']} compliant, {s['drift']} drifted, {s['failed']} failed, "
                   f"{s['skipped']} skipped")
+    if not no_notify:  # new drift, one message per client; a failure to notify is only a warning
+        from mspctl.notify import after_drift
+
+        for line in after_drift(app.settings, run.run_id).lines():
+            echo_line(line, err=True)
+    exit_if_interrupted(run.interrupted, run.run_id,
+                        sum(d.error_code == RunInterrupted.code for d in run.devices))
     if fail_on != "never":
         exit_if_nothing_checked([(d.asset.name, d.error or "skipped") for d in run.devices if d.status == "skipped"],
                                 s["compliant"] + s["drift"] + s["failed"], "audited")

@@ -13,7 +13,8 @@ from mspctl.errors import UsageError
 from mspctl.inventory.filters import KINDS, STATUSES, AssetFilter
 from mspctl.model import Asset, Evidence
 
-ASSET_COLUMNS = [("name", "NAME"), ("kind", "KIND"), ("client", "CLIENT"), ("site", "SITE"), ("role", "ROLE"),
+# NAME is the inventory name (mspctl.inventory.names): unique, and accepted back by every command.
+ASSET_COLUMNS = [("inventory_name", "NAME"), ("kind", "KIND"), ("client", "CLIENT"), ("site", "SITE"), ("role", "ROLE"),
                  ("platform", "PLATFORM"), ("status", "STATUS"), ("primary_ip", "PRIMARY IP")]
 
 
@@ -31,8 +32,9 @@ def scope_options(func: Any) -> Any:
                      help="Status. Repeatable."),
         click.option("--kind", "kinds", multiple=True, type=click.Choice(sorted(KINDS)),
                      help="device or vm. Repeatable."),
-        click.option("-l", "--limit", metavar="PATTERN",
-                     help="Ansible-style pattern: names, groups, globs, ~regex, &and, !not."),
+        click.option("-l", "--limit", "limit", multiple=True, metavar="PATTERN",
+                     help="Ansible-style pattern: names (as listed, or NetBox's), device:ID / vm:ID, groups, "
+                          "globs, ~regex, &and, !not. Repeatable: the union of the patterns."),
     ]
     for opt in reversed(opts):
         func = opt(func)
@@ -41,13 +43,15 @@ def scope_options(func: Any) -> Any:
 
 def build_filter(clients: tuple[str, ...], all_clients: bool, sites: tuple[str, ...], roles: tuple[str, ...],
                  platforms: tuple[str, ...], tags: tuple[str, ...], statuses: tuple[str, ...],
-                 kinds: tuple[str, ...], limit: str | None) -> AssetFilter:
+                 kinds: tuple[str, ...], limit: str | tuple[str, ...] | None) -> AssetFilter:
     if clients and all_clients:
         raise UsageError("give --client or --all-clients, not both")
     if not clients and not all_clients:
         raise UsageError("choose a scope: --client SLUG (repeatable) or --all-clients",
                          hint="`mspctl clients` lists the clients")
-    return AssetFilter(clients, sites, roles, platforms, tags, statuses, kinds, limit)
+    limits = (limit,) if isinstance(limit, str) else tuple(limit or ())
+    return AssetFilter(clients, sites, roles, platforms, tags, statuses, kinds, limits[0] if len(limits) == 1 else
+                       (limits or None))
 
 
 def evidence_line(count: int, ev: Evidence, changed: int | None = None, removed: int = 0) -> str:
@@ -100,27 +104,39 @@ def list_cmd(app: App, /, with_context: bool, **flt: Any) -> None:
         inv = service.select(selection, app.mode, progress)
     if with_context:
         inv.assets = service.with_config_contexts(inv.assets)
-    assets = [a.to_dict() for a in inv.assets]
+    names = service.names(app.mode)
+    assets = [{**a.to_dict(), "inventory_name": names[a.key]} for a in inv.assets]
     data = {"evidence": inv.evidence, "count": len(assets), "assets": assets}
     render(data, app.output, rows=assets, columns=ASSET_COLUMNS,
            footer=evidence_line(len(inv.assets), inv.evidence, inv.changed, inv.removed))
 
 
 @inventory_group.command("show")
-@click.argument("name")
+@click.argument("name", required=False)
 @click.option("-c", "--client", metavar="SLUG", help="The client, when two clients use the same name.")
+@click.option("--id", "object_id", type=click.IntRange(min=1), metavar="ID",
+              help="Pick the asset by its NetBox id instead of a name (with --kind when a device and a VM share it).")
+@click.option("--kind", type=click.Choice(sorted(KINDS)), help="With --id: device or vm.")
 @output_option
 @pass_app
-def show_cmd(app: App, name: str, client: str | None) -> None:
+def show_cmd(app: App, name: str | None, client: str | None, object_id: int | None, kind: str | None) -> None:
     """Show one device's or VM's full record, with its merged config context.
 
-    NAME may be copied from the table output: a name with control characters is shown there
-    escaped (a newline as \\n, a backslash as \\\\), and that spelling is found too.
+    NAME is any name mspctl prints: the inventory name of `inventory list` and `export`
+    (`rtr1@acme`, `patch-panel@acme#91`, `device-74`), the NetBox name, or the NetBox object
+    (`device:74`, `vm:12`); or give `--id ID` (and `--kind`). NAME may be copied from the table
+    output: a name with control characters is shown there escaped (a newline as \\n, a
+    backslash as \\\\), and that spelling is found too.
     """
+    if (name is None) == (object_id is None):
+        raise UsageError("give a NAME or --id ID, one of the two", hint="see `mspctl inventory list`")
+    if kind is not None and object_id is None:
+        raise UsageError("--kind goes with --id", hint="NAME alone names one asset; or `device:ID` / `vm:ID`")
     service = app.inventory()
     if client:
         client = service.resolve_clients([client], service.clients(app.mode))[0]
-    asset = service.show(name, client, app.mode, printed=True)
+    asset = service.show(name, client, app.mode, printed=True, object_id=object_id,
+                         kind="vm" if kind == "vm" else "device" if kind == "device" else None)
     data = asset.to_dict()
     if app.output != "table":
         render(data, app.output)
@@ -158,13 +174,14 @@ def export_cmd(app: App, /, fmt: str, out: Path | None, with_context: bool, **fl
     service = app.inventory()
 
     def build(assets: list[Asset]) -> str:
+        names = service.names(app.mode)  # of the whole inventory: a host's name is the same in every export
         if with_context:
             assets = service.with_config_contexts(assets)
         if fmt == "ansible":
-            return to_json(to_ansible_list(assets, platforms), indent=None) + "\n"
+            return to_json(to_ansible_list(assets, platforms, names), indent=None) + "\n"
         if fmt == "ansible-yaml":
-            return to_yaml(to_ansible_yaml_tree(assets, platforms))
-        return to_json({"assets": [a.to_dict() for a in assets]}) + "\n"
+            return to_yaml(to_ansible_yaml_tree(assets, platforms, names))
+        return to_json({"assets": [{**a.to_dict(), "inventory_name": names[a.key]} for a in assets]}) + "\n"
 
     # The same inventory and arguments give the same text: reuse it while the cache is unchanged.
     key = f"export|{fmt}|{to_json(dict(app.settings.platforms), indent=None)}"

@@ -81,22 +81,65 @@ def _cell(value: Any) -> str:
     return escape_text(str(value))
 
 
+# Columns of free text (errors, details) may wrap at word boundaries; every other column (names,
+# files, states) is printed whole or not as a table at all.
+_WRAPPING = ("ERROR", "DETAIL", "DRIFT")
+_MIN_WRAP_WIDTH = 20
+_GAP = 2  # between two columns (rich's padding with box=None, pad_edge=False)
+
+
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], title: str | None = None,
                 err: bool = False) -> None:
-    """Print `rows` as a table of `columns` (key, header); cells as `_cell` makes them."""
+    """Print `rows` as a table of `columns` (key, header); cells as `_cell` makes them. When a
+    terminal is too narrow for the names whole, one block per row instead (`_print_blocks`)."""
+    from rich.cells import cell_len
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=Text(escape_text(title)) if title is not None else None, box=None, header_style="bold",
-                  pad_edge=False)
-    for _, header in columns:
-        table.add_column(header, overflow="fold")
-    for row in rows:
-        table.add_row(*(Text(_cell(row.get(key))) for key, _ in columns))
+    headers = [header for _, header in columns]
+    cells = [[_cell(row.get(key)) for key, _ in columns] for row in rows]
     out = sys.stderr if err else sys.stdout
     console = Console(file=out, width=None if out.isatty() else 200, highlight=False)
+    wraps = [any(w in h for w in _WRAPPING) for h in headers]
+    natural = [max([cell_len(h), *(cell_len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    needed = sum(min(n, max(_MIN_WRAP_WIDTH, cell_len(h))) if w else n
+                 for n, h, w in zip(natural, headers, wraps, strict=True)) + _GAP * max(0, len(headers) - 1)
+    # Only on a terminal: piped output keeps one line per target for scripts (and no width limit).
+    if cells and out.isatty() and needed > console.width:
+        _print_blocks(console.file, cells, headers, title)
+        return
+    table = Table(title=Text(escape_text(title)) if title is not None else None, box=None, header_style="bold",
+                  pad_edge=False)
+    for header, wrap in zip(headers, wraps, strict=True):
+        table.add_column(header, overflow="fold", no_wrap=not wrap)
+    for row_cells in cells:
+        table.add_row(*(Text(c) for c in row_cells))
     console.print(table)
+
+
+def _print_blocks(out: Any, cells: Sequence[Sequence[str]], headers: Sequence[str], title: str | None) -> None:
+    """A table too wide for the terminal, one block per row (``HEADER  value`` lines): a folded or
+    truncated cell would break a name in two or cut it to ``…``, and names mspctl prints must be
+    given back to it. Values are printed whole (the terminal wraps them), never as rich markup."""
+    width = max(len(h) for h in headers)
+    lines = [escape_text(title), ""] if title is not None else []
+    for i, row_cells in enumerate(cells):
+        if i:
+            lines.append("")
+        lines += [f"{h.ljust(width)}  {c}" for h, c in zip(headers, row_cells, strict=True)]
+    out.write("\n".join(lines) + "\n")
+    out.flush()
+
+
+def exit_if_interrupted(interrupted: str, run_id: str, not_started: int) -> None:
+    """A run a signal stopped (`mspctl.interrupts`): one clear line, then exit 130. What the
+    finished targets gave is already printed, kept and recorded."""
+    if not interrupted:
+        return
+    click.echo(f"Interrupted by {interrupted}: {not_started} target(s) not started; the others finished. "
+               f"Run {run_id} is recorded as interrupted.", err=True)
+    raise SystemExit(ExitCode.INTERRUPTED)
 
 
 def exit_if_nothing_checked(skipped: Sequence[tuple[str, str]], checked: int, what: str = "checked") -> None:

@@ -12,9 +12,10 @@ import click
 
 from mspctl.cli.app import App, output_option, pass_app
 from mspctl.cli.inventory import build_filter, scope_options
-from mspctl.cli.output import echo_line, render
+from mspctl.cli.output import echo_line, exit_if_nothing_checked, render
 from mspctl.errors import ExitCode
 from mspctl.escape import escape_text
+from mspctl.offline import refuse_offline
 
 if TYPE_CHECKING:
     from mspctl.adapters.ansible import HostEvent
@@ -61,14 +62,14 @@ def _detail(r: Any) -> str:
         parts.append("rebooted")
     if r.error:
         parts.append(r.error if len(r.error) < 100 else r.error[:97] + "...")
-    elif c.state in ("NO_BASELINE", "STALE") and c.reason:
+    elif c.state in ("NO_BASELINE", "STALE", "NOT_APPLICABLE") and c.reason:
         parts.append(c.reason)
     return "; ".join(parts) or "-"
 
 
 def _show(app: App, run: PatchRun, footer: str, err: bool = False) -> None:
     rows = []
-    for r in run.hosts:
+    for r in [*run.hosts, *run.not_applicable]:
         c = r.compliance
         age = f"{c.evidence_age_seconds:.0f}s" if c.evidence_age_seconds is not None else "-"
         rows.append({"host": r.host.name, "client": r.host.asset.client, "baseline": r.host.baseline or "-",
@@ -79,6 +80,12 @@ def _show(app: App, run: PatchRun, footer: str, err: bool = False) -> None:
                 echo_line(f"--- {r.host.name}: would install {', '.join(r.compliance.install) or 'nothing'}"
                           f"{'; then reboot' if r.compliance.reboot else ''}", err=err)
     render(run.to_dict(), app.output, rows=rows, columns=_COLUMNS, footer=footer, err=err)
+
+
+def _exit_if_nothing_checked(run: PatchRun, what: str) -> None:
+    """Every selected asset NOT_APPLICABLE (no platform, network gear, another OS): exit 7, each
+    named with its reason; nothing was contacted."""
+    exit_if_nothing_checked([(r.host.name, r.compliance.reason) for r in run.not_applicable], len(run.hosts), what)
 
 
 def _footer(run: PatchRun) -> str:
@@ -115,8 +122,12 @@ def report_options(func: Any) -> Any:
 @scope_options
 @report_options
 @click.option("--fail-on", type=click.Choice(["noncompliant", "failure", "never"]), default="noncompliant",
-              show_default=True, help="noncompliant: exit 4 when a host is not compliant; failure: only "
-                                      "unreachable/failed hosts exit non-zero; never: always 0.")
+              show_default=True, help="Which results make the exit code non-zero. noncompliant: an "
+                                      "unreachable or failed host (3, which wins), a host in any other state "
+                                      "than COMPLIANT (4: NON_COMPLIANT, PENDING_REBOOT, STALE, NO_BASELINE). "
+                                      "failure: only an unreachable or failed host (3). never: 0 whatever the "
+                                      "hosts showed (the scan is still reported and recorded). Errors before "
+                                      "any host is read exit non-zero whatever --fail-on says.")
 @output_option
 @pass_app
 def scan_cmd(app: App, /, json_path: Path | None, junit_path: Path | None, fail_on: str, **flt: Any) -> None:
@@ -126,14 +137,21 @@ def scan_cmd(app: App, /, json_path: Path | None, junit_path: Path | None, fail_
     Per host: COMPLIANT, NON_COMPLIANT, PENDING_REBOOT, UNREACHABLE, FAILED, STALE or NO_BASELINE,
     and per package the AWS SSM states (INSTALLED, INSTALLED_OTHER, INSTALLED_PENDING_REBOOT,
     INSTALLED_REJECTED, MISSING, FAILED, NOT_APPLICABLE). The scan is stored as a run record.
-    Exit: 0 all compliant, 4 some not compliant, 3 some hosts unreachable or failed.
+    Only servers whose platform maps to an OS family mspctl patches (debian, redhat) are
+    scanned; every other selected asset (no platform, network gear, another OS) is listed
+    NOT_APPLICABLE with the reason, and never contacted.
+    Exit: 0 all compliant, 4 some not compliant, 3 some hosts unreachable or failed,
+    7 every selected asset was NOT_APPLICABLE (nothing was checked).
     """
     from mspctl.patch.service import scan
 
+    refuse_offline(app.mode, "patch scan")
     with _live(app, "scanning") as on_event:
         run = scan(app.settings, app.inventory(), build_filter(**flt), app.mode, on_event)
     _write_reports(run, json_path, junit_path)
     _show(app, run, _footer(run))
+    if fail_on != "never":
+        _exit_if_nothing_checked(run, "scanned")
     if fail_on != "never" and run.failed:
         raise SystemExit(ExitCode.PARTIAL)
     if fail_on == "noncompliant" and run.noncompliant:
@@ -147,11 +165,13 @@ def scan_cmd(app: App, /, json_path: Path | None, junit_path: Path | None, fail_
 def status_cmd(app: App, /, **flt: Any) -> None:
     """Compliance from the recorded scans and patch runs only: no SSH. Evidence older than
     [patch] stale_after (default 7 days), or a host never scanned, is STALE.
-    Exit: 0 all compliant, 4 otherwise."""
+    Exit: 0 all compliant, 4 otherwise, 7 every selected asset NOT_APPLICABLE."""
     from mspctl.patch.service import status
 
+    refuse_offline(app.mode, "patch status")
     run = status(app.settings, app.inventory(), build_filter(**flt), app.mode)
     _show(app, run, "from run records: " + ", ".join(f"{n} {s}" for s, n in run.summary.items()))
+    _exit_if_nothing_checked(run, "judged")
     if run.noncompliant:
         raise SystemExit(ExitCode.FINDINGS)
 
@@ -174,16 +194,20 @@ def apply_cmd(app: App, /, do_apply: bool, yes: bool, no_writeback: bool, json_p
     [patch] max_fail_percent of the hosts failed. Per host: pre-checks (disk space, package
     manager lock), install exact versions, reboot per the baseline's policy, post-checks; then
     its compliance is checked again. Results go to NetBox (journal + custom fields).
-    Exit: 0 every host compliant, 3 some host failed, was unreachable or was skipped.
+    Assets that are no patch target (no platform, network gear, another OS) are NOT_APPLICABLE.
+    Exit: 0 every host compliant, 3 some host failed, was unreachable or was skipped,
+    7 every selected asset NOT_APPLICABLE (nothing to patch).
     """
     from mspctl.interrupts import graceful_stop
     from mspctl.patch.service import apply
 
+    refuse_offline(app.mode, "patch apply")
     selection = build_filter(**flt)
     if do_apply and not yes:
         with _live(app, "planning") as on_event:
             planned = apply(app.settings, app.inventory(), selection, dry_run=True, mode=app.mode, on_event=on_event)
         _show(app, planned, "dry run before applying", err=True)  # stdout: only the run's result
+        _exit_if_nothing_checked(planned, "patched")
         n = planned.summary.get("planned", 0)
         if n == 0:
             click.echo("Nothing to patch.", err=True)
@@ -195,6 +219,7 @@ def apply_cmd(app: App, /, do_apply: bool, yes: bool, no_writeback: bool, json_p
     _write_reports(run, json_path, junit_path)
     _show(app, run, _footer(run) + ("" if do_apply else " (dry run: nothing was changed; --apply to patch)"))
     _exit(run, do_apply)
+    _exit_if_nothing_checked(run, "patched")
 
 
 @patch_group.command("window")
@@ -202,11 +227,12 @@ def apply_cmd(app: App, /, do_apply: bool, yes: bool, no_writeback: bool, json_p
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (required when stdin is not a terminal).")
 @click.option("--force", is_flag=True, help="Run even outside the client's maintenance window.")
 @click.option("--no-writeback", is_flag=True, help="Do not record the results in NetBox.")
+@click.option("--no-notify", is_flag=True, help="Send no notification for this window ([notify] urls, docs/notify.md).")
 @report_options
 @output_option
 @pass_app
-def window_cmd(app: App, /, client: str, yes: bool, force: bool, no_writeback: bool, json_path: Path | None,
-               junit_path: Path | None) -> None:
+def window_cmd(app: App, /, client: str, yes: bool, force: bool, no_writeback: bool, no_notify: bool,
+               json_path: Path | None, junit_path: Path | None) -> None:
     """Run a client's patch window unattended (for scheduled CI jobs).
 
     \b
@@ -219,20 +245,34 @@ def window_cmd(app: App, /, client: str, yes: bool, force: bool, no_writeback: b
     NetBox unreachable at write-back: reports and the record are still written; exit 12, and
     `mspctl patch writeback --run ID` replays it.
     Exit: 0 all hosts compliant, 3 some failed/unreachable/skipped, 6 refused (closed or locked),
+    7 every asset of the client NOT_APPLICABLE,
     12 write-back failed, 130 interrupted.
     """
+    from mspctl.errors import RefusedError
     from mspctl.interrupts import graceful_stop
+    from mspctl.notify import after_refused_window, after_window
     from mspctl.patch.window import run_window
 
+    refuse_offline(app.mode, "patch window")
     if not yes:
         click.confirm(f"Patch client {client}'s servers now?", abort=True, err=True)
-    with graceful_stop() as stop, _live(app, f"window {client}") as on_event:
-        run = run_window(app.settings, app.inventory(), client, force=force, mode=app.mode,
-                         writeback=not no_writeback, on_event=on_event, stop=stop)
+    try:
+        with graceful_stop() as stop, _live(app, f"window {client}") as on_event:
+            run = run_window(app.settings, app.inventory(), client, force=force, mode=app.mode,
+                             writeback=not no_writeback, on_event=on_event, stop=stop)
+    except RefusedError as exc:  # closed or locked (exit 6): the client hears of it, then the error
+        if not no_notify:
+            for line in after_refused_window(app.settings, client, exc).lines():
+                echo_line(line, err=True)
+        raise
     _write_reports(run, json_path, junit_path)
     resumed = run.params.get("resumed_hosts") or []
     _show(app, run, _footer(run) + (f"; resumed, kept {len(resumed)} host(s)" if resumed else ""))
+    if not no_notify:  # a failed window; a failure to notify is only a warning
+        for line in after_window(app.settings, run.record()).lines():
+            echo_line(line, err=True)
     _exit(run, True)
+    _exit_if_nothing_checked(run, "patched")
 
 
 def _exit(run: PatchRun, applied: bool) -> None:
@@ -256,6 +296,7 @@ def writeback_cmd(app: App, /, run_id: str) -> None:
     last_patched), e.g. after NetBox was unreachable at the end of a window."""
     from mspctl.patch.service import replay_writeback
 
+    refuse_offline(app.mode, "patch writeback")
     run = replay_writeback(app.settings, app.inventory(), run_id)
     click.echo(f"run {run.run_id}: wrote {len(run.hosts)} host(s) to NetBox", err=True)
 
@@ -288,6 +329,7 @@ def os_cmd(app: App, /, fail_on: str, **flt: Any) -> None:
     """
     from mspctl.patch.network import os_compliance
 
+    refuse_offline(app.mode, "patch os")
     with app.device_progress("reading versions") as on_event:
         run = os_compliance(app.settings, app.inventory(), build_filter(**flt), app.mode, on_event)
     rows = [{**d.to_dict(), "detail": d.compliance.reason} for d in run.devices]

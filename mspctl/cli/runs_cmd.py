@@ -1,13 +1,19 @@
-"""`mspctl runs list | show`: the recorded runs (backup, drift, push, rollback, patch) and their results."""
+"""`mspctl runs list | show | export | verify`: the recorded runs (backup, drift, push, rollback,
+patch), their results, and the chain that shows the history was not changed."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mspctl.cli.app import App, output_option, pass_app
-from mspctl.cli.output import render
+from mspctl.cli.output import echo_line, render
+
+if TYPE_CHECKING:  # the store's imports are deferred, so a cached run starts fast
+    from mspctl.history import HistoryStore, RunQuery
 
 
 @click.group("runs")
@@ -18,24 +24,53 @@ def runs_group() -> None:
 KINDS = ["backup", "drift", "push", "rollback", "patch-scan", "patch-apply", "patch-window", "patch-os"]
 
 
+def _store(app: App) -> HistoryStore:
+    from mspctl.history import HistoryStore
+
+    return HistoryStore(app.settings.records_location)
+
+
+def filter_options[F: Callable[..., Any]](func: F) -> F:
+    for option in reversed([
+        click.option("--client", metavar="NAME", help="Only runs for this client."),
+        click.option("--kind", type=click.Choice(KINDS), help="Only runs of this kind."),
+        click.option("--target", metavar="KIND:ID|NAME", help="Only runs with a result for this target "
+                                                               "(device:12) or device/host name."),
+        click.option("--since", metavar="WHEN", help="Runs started at or after: 2026-11-01, 2026-11-01T08:00Z, 30d."),
+        click.option("--until", metavar="WHEN", help="Runs started before: a date, a time or a duration ago."),
+    ]):
+        func = option(func)
+    return func
+
+
+def _query(client: str | None, kind: str | None, target: str | None, since: str | None, until: str | None,
+           limit: int | None) -> RunQuery:
+    from mspctl.history import RunQuery
+    from mspctl.history.service import parse_when
+
+    return RunQuery(kind=kind, client=client, target=target, since=parse_when(since, "--since"),
+                    until=parse_when(until, "--until"), limit=limit)
+
+
 @runs_group.command("list")
-@click.option("--kind", type=click.Choice(KINDS), help="Only runs of this kind.")
+@filter_options
 @click.option("--limit", default=20, show_default=True, help="How many, newest first.")
 @output_option
 @pass_app
-def list_cmd(app: App, kind: str | None, limit: int) -> None:
-    """List recent runs, newest first."""
-    from mspctl.records import RecordStore
-
-    runs = RecordStore(app.settings.config.records).recent(kind, limit)
-    data: list[dict[str, Any]] = [{"id": r.id, "kind": r.kind, "started_at": r.started_at.isoformat(timespec="seconds"),
-             "seconds": round((r.finished_at - r.started_at).total_seconds(), 1), "targets": len(r.results),
-             "summary": r.summary} for r in runs]
-    rows = [{**d, "summary": ", ".join(f"{v} {k}" for k, v in d["summary"].items() if v and k != "commit")}
+def list_cmd(app: App, client: str | None, kind: str | None, target: str | None, since: str | None,
+             until: str | None, limit: int) -> None:
+    """List recorded runs, newest first."""
+    runs = _store(app).find(_query(client, kind, target, since, until, limit))
+    data: list[dict[str, Any]] = [{"id": r.id, "kind": r.kind, "clients": sorted(r.clients()),
+                                   "started_at": r.started_at.isoformat(timespec="seconds"),
+                                   "seconds": round((r.finished_at - r.started_at).total_seconds(), 1),
+                                   "targets": len(r.results), "summary": r.summary} for r in runs]
+    rows = [{**d, "clients": ", ".join(d["clients"]),
+             "summary": ", ".join(f"{v} {k}" for k, v in d["summary"].items() if v and k != "commit")}
             for d in data]
-    render(data, app.output, rows=rows, columns=[("id", "RUN"), ("kind", "KIND"), ("started_at", "STARTED"),
-                                                  ("seconds", "SECONDS"), ("targets", "TARGETS"),
-                                                  ("summary", "SUMMARY")])
+    render(data, app.output, rows=rows, columns=[("id", "RUN"), ("kind", "KIND"), ("clients", "CLIENT"),
+                                                  ("started_at", "STARTED"), ("seconds", "SECONDS"),
+                                                  ("targets", "TARGETS"), ("summary", "SUMMARY")])
 
 
 @runs_group.command("show")
@@ -43,19 +78,49 @@ def list_cmd(app: App, kind: str | None, limit: int) -> None:
 @output_option
 @pass_app
 def show_cmd(app: App, run_id: str) -> None:
-    """Show one run with its per-target results."""
-    from mspctl.records import RecordStore
-    from mspctl.secrets import scrub_values
+    """Show one run with its per-target results and its chain link."""
+    from mspctl.history.service import run_data
 
-    r = RecordStore(app.settings.config.records).get(run_id)
-    # Scrubbed again: a record written by an older mspctl may hold what today's rules mask.
-    results = {t: {"status": s, **scrub_values({k: v for k, v in d.items() if k not in ("pre_config", "asset")})}
-               for t, (s, d) in r.results.items()}
-    data = {"id": r.id, "kind": r.kind, "started_at": r.started_at.isoformat(),
-            "finished_at": r.finished_at.isoformat(), "params": r.params, "summary": r.summary, "results": results}
+    store = _store(app)
+    data = run_data(store, store.get(run_id))
     # A target is its NetBox object (`device:12`): the name beside it is for reading.
     rows = [{"target": t, "name": v.get("device") or v.get("host") or "", "status": v["status"],
-             "error": v.get("error") or ""} for t, v in results.items()]
+             "error": v.get("error") or ""} for t, v in data["results"].items()]
+    link = data["chain"]
     render(data, app.output, rows=rows, columns=[("target", "TARGET"), ("name", "NAME"), ("status", "STATUS"),
                                                   ("error", "ERROR")],
-           title=f"{r.id} ({r.kind})")
+           title=f"{data['id']} ({data['kind']})",
+           footer=f"record #{link['seq']}, content {link['content_hash']}" if link else "not in the chain")
+
+
+@runs_group.command("export")
+@filter_options
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True,
+              help="JSON Lines (one run a line, with its results) or CSV (one row per run and target).")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write here instead of stdout.")
+@pass_app
+def export_cmd(app: App, client: str | None, kind: str | None, target: str | None, since: str | None,
+               until: str | None, fmt: str, out: Path | None) -> None:
+    """Export the selected runs, newest first."""
+    from mspctl.history.service import write_export
+
+    text = write_export(_store(app), _query(client, kind, target, since, until, None), fmt, out)
+    if text is not None:
+        click.echo(text, nl=False)
+    else:
+        echo_line(f"wrote {out}", err=True)
+
+
+@runs_group.command("verify")
+@output_option
+@pass_app
+def verify_cmd(app: App) -> None:
+    """Check the chain of run records; exit 4 (MSP-REC-409) naming the first broken link."""
+    from mspctl.history.service import verify
+
+    report = verify(_store(app))
+    data = {"ok": report.ok, "records": report.records, "head": report.head}
+    if app.output in ("json", "yaml"):
+        render(data, app.output)
+    else:
+        echo_line(f"chain OK: {report.records} records, head {report.head or '(empty)'}")

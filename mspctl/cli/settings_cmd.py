@@ -28,6 +28,8 @@ def show_cmd(app: App) -> None:
                    "page_size": s.netbox.page_size, "workers": s.netbox.workers,
                    "graphql": s.netbox.graphql},
         "cache": {"path": str(s.cache.path), "ttl": s.cache.ttl},
+        "render": {"template_timeout": s.render.template_timeout, "max_output_bytes": s.render.max_output_bytes,
+                   "max_loop_iterations": s.render.max_loop_iterations},
         "patch": {"baselines": str(s.path(s.patch.baselines)), "playbooks": str(s.path(s.patch.playbooks)),
                   "forks": s.patch.forks, "canary": s.patch.canary, "batch_size": s.patch.batch_size,
                   "max_fail_percent": s.patch.max_fail_percent, "stale_after": s.patch.stale_after,
@@ -39,6 +41,7 @@ def show_cmd(app: App) -> None:
         "platforms": dict(s.platforms),
         "sources": list(s.sources),
     }
-    rows = [{"key": f"{sec}.{k}", "value": v} for sec in ("netbox", "cache", "patch") for k, v in data[sec].items()]
+    rows = [{"key": f"{sec}.{k}", "value": v} for sec in ("netbox", "cache", "render", "patch")
+            for k, v in data[sec].items()]
     rows += [{"key": k, "value": data[k]} for k in ("repo", "clients_file", "sources")]
     render(data, app.output, rows=rows, columns=[("key", "SETTING"), ("value", "VALUE")])

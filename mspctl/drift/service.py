@@ -6,6 +6,10 @@ old it was. A run is stored as an immutable record; history answers "since when"
 Both sides are scrubbed of secrets (`mspctl.secrets`) before they are compared: a backup holds
 none to compare, and the findings, remediation and reports then hold none either. A secret's
 value is therefore not compared; `config push` compares the real lines.
+
+Interrupted (SIGINT/SIGTERM, `mspctl.interrupts`): no new device is read, the ones in flight
+finish and are compared; the others are `skipped` (`MSP-RUN-499`), and the run and its record
+say `interrupted`.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from mspctl.backup.service import backup_file
 from mspctl.drift.compare import FeatureResult, compare_feature
 from mspctl.drift.configtext import clean, parse
 from mspctl.drift.features import Feature
-from mspctl.errors import PathEscapeError
+from mspctl.errors import PathEscapeError, RunInterrupted
 from mspctl.executor import Event, Executor, TaskContext
+from mspctl.interrupts import stopped_by, unless_stopped
 from mspctl.inventory.filters import AssetFilter
 from mspctl.inventory.service import InventoryService, Mode
 from mspctl.model import Asset
@@ -61,6 +66,7 @@ class DriftRun:
     started_at: datetime
     finished_at: datetime
     devices: list[DeviceDrift]
+    interrupted: str = ""  # the signal that stopped the run, if one did
 
     @property
     def summary(self) -> dict[str, int]:
@@ -71,7 +77,7 @@ class DriftRun:
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "started_at": self.started_at.isoformat(),
                 "finished_at": self.finished_at.isoformat(), "summary": self.summary,
-                "devices": [d.to_dict() for d in self.devices]}
+                "interrupted": self.interrupted or None, "devices": [d.to_dict() for d in self.devices]}
 
 
 def evaluate(asset: Asset, intended: str, actual: str, features: Sequence[Feature]) -> list[FeatureResult]:
@@ -83,7 +89,12 @@ def evaluate(asset: Asset, intended: str, actual: str, features: Sequence[Featur
 def run_drift(assets: Sequence[Asset], rendered: Mapping[str, RenderResult], features: Sequence[Feature],
               source: ActualSource, targets: Mapping[str, DeviceTarget], unreachable: Mapping[str, tuple[str, str]],
               executor: Executor, repo: GitRepo, records: RecordStore | None,
-              on_event: Callable[[Event], None] | None = None) -> DriftRun:
+              on_event: Callable[[Event], None] | None = None, stop: Callable[[], bool] | None = None,
+              shared: frozenset[str] = frozenset()) -> DriftRun:
+    """Compare each asset's rendered intent with its actual config (live, or its committed backup),
+    per feature, and record the run. `stop`: once set, no new device is read (see the module).
+    `shared`: the keys of devices whose name another device of their client has (their backup
+    files are per NetBox object, see `backup_file`)."""
     started = datetime.now(UTC)
     run_id = new_run_id("drift", started)
     todo = [a for a in assets if rendered[a.key].status == "ok"]
@@ -97,13 +108,13 @@ def run_drift(assets: Sequence[Asset], rendered: Mapping[str, RenderResult], fea
                 text = scrub(clean(session.running_config()), platforms[ctx.target])
             return text, datetime.now(UTC)
 
-        for res in executor.run(live, task, on_event):
+        for res in executor.run(live, unless_stopped(stop, task), on_event):
             text, when = res.value if res.ok and res.value else (None, None)
             actual[res.target] = (text, when, res.error, res.error_type)
     else:
         for a in todo:  # the committed backup: a file a killed backup left uncommitted is no evidence
             try:
-                path = backup_file(repo.path, a)
+                path = backup_file(repo.path, a, a.key in shared)
             except PathEscapeError as exc:
                 actual[a.key] = (None, None, exc.message, exc.code)
                 continue
@@ -128,6 +139,10 @@ def run_drift(assets: Sequence[Asset], rendered: Mapping[str, RenderResult], fea
             devices.append(DeviceDrift(asset, "failed", source=source, error=reason, error_code=why))
             continue
         text, when, error, code = actual[asset.key]
+        if code == RunInterrupted.__name__:  # never read
+            devices.append(DeviceDrift(asset, "skipped", source=source, error_code=RunInterrupted.code,
+                                       error=f"not audited: the run was interrupted by {stopped_by(stop)}"))
+            continue
         if text is None:
             devices.append(DeviceDrift(asset, "failed", source=source, error=error, error_code=code))
             continue
@@ -138,17 +153,19 @@ def run_drift(assets: Sequence[Asset], rendered: Mapping[str, RenderResult], fea
             status = "skipped"
         devices.append(DeviceDrift(asset, status, results, source, when,
                                    (now - when).total_seconds() if when else None))
-    run = DriftRun(run_id, started, datetime.now(UTC), devices)
+    run = DriftRun(run_id, started, datetime.now(UTC), devices, stopped_by(stop))
     if records is not None:
-        records.save(RunRecord(run_id, "drift", run.started_at, run.finished_at, {"source": source},
+        records.save(RunRecord(run_id, "drift", run.started_at, run.finished_at,
+                               {"source": source, "interrupted": run.interrupted or None},
                                run.summary, {d.asset.key: (d.status, d.to_dict()) for d in devices}))
     return run
 
 
 def audit(settings: Settings, inventory: InventoryService, flt: AssetFilter, source: ActualSource = "live",
           feature_names: Sequence[str] = (), mode: Mode = "auto",
-          on_event: Callable[[Event], None] | None = None) -> DriftRun:
-    """Render, fetch actual configs (live or backup), compare per feature, record the run."""
+          on_event: Callable[[Event], None] | None = None, stop: Callable[[], bool] | None = None) -> DriftRun:
+    """Render, fetch actual configs (live or backup), compare per feature, record the run.
+    `stop`: once set, no new device is read (the run is then `interrupted`)."""
     from mspctl.devices import executor_for, network_devices, plan
     from mspctl.drift.features import select_features
     from mspctl.inventory.platforms import PlatformMap
@@ -160,5 +177,5 @@ def audit(settings: Settings, inventory: InventoryService, flt: AssetFilter, sou
     rendered = render_intended(settings, inventory, assets, mode)
     targets, unreachable = plan(settings, inventory, assets) if source == "live" else ({}, {})
     return run_drift(assets, rendered, features, source, targets, unreachable, executor_for(settings),
-                     GitRepo(settings.path(settings.config.backups)), RecordStore(settings.config.records),
-                     on_event)
+                     GitRepo(settings.path(settings.config.backups)), RecordStore(settings.records_location),
+                     on_event, stop, inventory.shared_in_client(mode) if source == "backup" else frozenset())

@@ -2,16 +2,19 @@
 
 Groups: ``client_<slug>``, ``site_<slug>``, ``role_<slug>``, ``platform_<slug>``,
 ``status_<status>``, ``tag_<slug>`` and ``kind_device`` / ``kind_vm`` (see groups.py).
-Host names are NetBox names; a name used by two assets gets ``@<client>`` appended
-(then ``#<id>``), because Ansible host names must be unique.
+Host names are the assets' inventory names (mspctl.inventory.names): the NetBox name, or
+``name@client`` / ``name@client#id`` when the whole inventory uses the name more than once, so
+a host's name does not depend on what else was exported, and every one can be given back to
+``mspctl inventory show`` and ``-l``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mspctl.inventory.groups import group_names
+from mspctl.inventory.names import inventory_names
 from mspctl.inventory.platforms import PlatformMap
 from mspctl.model import Asset
 
@@ -50,19 +53,12 @@ def host_vars(asset: Asset, platforms: PlatformMap) -> dict[str, Any]:
     return hv
 
 
-def host_names(assets: Sequence[Asset]) -> list[str]:
-    """Unique inventory names, in the order of `assets`."""
-    counts: dict[str, int] = {}
-    for a in assets:
-        counts[a.name] = counts.get(a.name, 0) + 1
-    names, seen = [], set()
-    for a in assets:
-        name = a.name if counts[a.name] == 1 else f"{a.name}@{a.client or 'no-client'}"
-        if name in seen:
-            name = f"{name}#{a.id}"
-        seen.add(name)
-        names.append(name)
-    return names
+def host_names(assets: Sequence[Asset], names: Mapping[str, str] | None = None) -> list[str]:
+    """The assets' inventory names, in the order of `assets`. `names` (asset key -> name) comes
+    from the whole inventory (`InventoryService.names`); without it, names are decided over
+    `assets` alone, which is right only when `assets` is the whole inventory."""
+    known = names if names is not None else inventory_names(assets)
+    return [known[a.key] for a in assets]
 
 
 def build_groups(assets: Sequence[Asset], names: Sequence[str]) -> dict[str, list[str]]:
@@ -73,9 +69,10 @@ def build_groups(assets: Sequence[Asset], names: Sequence[str]) -> dict[str, lis
     return dict(sorted(groups.items()))
 
 
-def to_ansible_list(assets: Sequence[Asset], platforms: PlatformMap) -> dict[str, Any]:
-    """The same structure ``ansible-inventory --list`` prints."""
-    names = host_names(assets)
+def to_ansible_list(assets: Sequence[Asset], platforms: PlatformMap,
+                    inventory: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The same structure ``ansible-inventory --list`` prints. `inventory`: see `host_names`."""
+    names = host_names(assets, inventory)
     groups = build_groups(assets, names)
     out: dict[str, Any] = {
         "_meta": {"hostvars": {n: host_vars(a, platforms) for a, n in zip(assets, names, strict=True)}},
@@ -87,9 +84,11 @@ def to_ansible_list(assets: Sequence[Asset], platforms: PlatformMap) -> dict[str
     return out
 
 
-def to_ansible_yaml_tree(assets: Sequence[Asset], platforms: PlatformMap) -> dict[str, Any]:
-    """The YAML inventory-file structure: host vars once under ``all.hosts``, groups list members."""
-    names = host_names(assets)
+def to_ansible_yaml_tree(assets: Sequence[Asset], platforms: PlatformMap,
+                         inventory: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The YAML inventory-file structure: host vars once under ``all.hosts``, groups list members.
+    `inventory`: see `host_names`."""
+    names = host_names(assets, inventory)
     groups = build_groups(assets, names)
     return {"all": {
         "hosts": {n: host_vars(a, platforms) for a, n in zip(assets, names, strict=True)},

@@ -1,17 +1,53 @@
-"""NetBox platform -> Netmiko device_type and Ansible connection settings.
+"""The one platform normaliser: NetBox platform -> canonical platform, Netmiko device_type,
+Ansible connection settings, and for servers the OS family.
 
-The defaults come from netutils' lib_mapper (normalised names such as ``cisco_ios`` are what
-NetBox platforms are usually slugged as); ``[platforms.<slug>]`` in mspctl.toml overrides them.
+A real NetBox spells one platform many ways: ``cisco_ios``, ``cisco-ios`` (NetBox's UI slugs a
+name that way), ``Cisco IOS``, ``ios``; ``arista-eos`` or ``eos``; servers as ``ubuntu``,
+``ubuntu-linux-20-04``, ``debian-12``, ``rhel-9``, ``rocky-linux-9``. Each is read as words
+(case, ``-``, ``.`` and spaces do not matter) and resolved to:
+
+- network gear: its canonical platform, the Netmiko device_type the templates folder uses
+  (``templates/cisco_ios/``), from netutils' lib_mapper (netutils' own names, Netmiko's, NAPALM's
+  and Ansible's), plus a few common vendor spellings;
+- servers: ``linux``, over SSH, with the OS family Ansible reports (``debian``, ``redhat``,
+  ``suse``, ...), read from the distribution's name anywhere in the slug.
+
+``[platforms.<slug>]`` in mspctl.toml overrides any of it (``netmiko``, ``ansible_network_os``,
+``ansible_connection``, ``os_family``) and wins over the defaults. Render (template lookup),
+drift, push, backup, patch and the Ansible export all resolve platforms here.
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
-LINUX_PLATFORMS = frozenset({"linux", "debian", "ubuntu", "rhel", "centos", "rocky", "almalinux",
-                             "alma", "fedora", "oracle_linux", "sles", "alpine"})
+# A distribution's name (a word of the slug) -> Ansible's os_family for it, lower case.
+OS_FAMILIES = {
+    "debian": "debian", "ubuntu": "debian", "raspbian": "debian", "linuxmint": "debian", "mint": "debian",
+    "devuan": "debian", "kali": "debian", "pop": "debian",
+    "rhel": "redhat", "redhat": "redhat", "centos": "redhat", "rocky": "redhat", "almalinux": "redhat",
+    "alma": "redhat", "fedora": "redhat", "oracle": "redhat", "oraclelinux": "redhat", "ol": "redhat",
+    "amazon": "redhat", "amzn": "redhat", "scientific": "redhat", "cloudlinux": "redhat", "eurolinux": "redhat",
+    "sles": "suse", "suse": "suse", "opensuse": "suse", "sled": "suse",
+    "alpine": "alpine", "arch": "archlinux", "archlinux": "archlinux", "manjaro": "archlinux",
+    "gentoo": "gentoo",
+}
+# Two words that name a distribution together: ``red-hat-enterprise-linux-9``.
+_PAIRS = {("red", "hat"): "redhat", ("oracle", "linux"): "redhat", ("amazon", "linux"): "redhat"}
+# Vendor spellings netutils does not list, as words joined by ``_``.
+_ALIASES = {
+    "ios": "cisco_ios", "cisco_ios_xe": "cisco_xe", "ios_xe": "cisco_xe", "iosxe": "cisco_xe",
+    "cisco_iosxe": "cisco_xe", "ios_xr": "cisco_xr", "iosxr": "cisco_xr", "cisco_ios_xr": "cisco_xr",
+    "nxos": "cisco_nxos", "nx_os": "cisco_nxos", "cisco_nx_os": "cisco_nxos", "eos": "arista_eos",
+    "arista": "arista_eos", "junos": "juniper_junos", "juniper": "juniper_junos",
+}
+# Patch runs (playbooks/patch_*.yml) support these families: apt and dnf.
+PATCHABLE_FAMILIES = frozenset({"debian", "redhat"})
+_WORDS = re.compile(r"[^a-z0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,20 +56,50 @@ class PlatformInfo:
     ansible_network_os: str | None
     ansible_connection: str | None
     network: bool  # a network device (CLI over SSH) rather than a server
+    os_family: str | None = None  # a server's OS family (Ansible's, lower case): debian, redhat, ...
+    # The canonical platform: network gear's Netmiko device_type as the templates folder names it
+    # (``cisco_ios``), a server's OS family (``linux`` when unknown); None for an unknown platform.
+    name: str | None = None
+
+    @property
+    def server(self) -> bool:
+        """A Linux server (patched with Ansible), as opposed to network gear or an unknown platform."""
+        return not self.network and self.netmiko == "linux"
 
 
 UNKNOWN = PlatformInfo(None, None, None, False)
 
 
+def platform_key(slug: str) -> str:
+    """`slug` as lower-case words joined by ``_``: ``Cisco IOS`` and ``cisco-ios`` -> ``cisco_ios``."""
+    return "_".join(w for w in _WORDS.split(slug.lower()) if w)
+
+
+def os_family(slug: str) -> str | None:
+    """The OS family a server platform slug names (``ubuntu-linux-20-04`` -> ``debian``), or None."""
+    words = platform_key(slug).split("_")
+    for a, b in itertools.pairwise(words):
+        if (a, b) in _PAIRS:
+            return _PAIRS[(a, b)]
+    return next((OS_FAMILIES[w] for w in words if w in OS_FAMILIES), None)
+
+
 @lru_cache(maxsize=1)
 def _lib_maps() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """(normalised -> Netmiko, normalised -> Ansible network OS, any known spelling -> normalised)."""
     from netutils.lib_mapper import (
+        ANSIBLE_LIB_MAPPER,
         ANSIBLE_LIB_MAPPER_REVERSE,
+        NAPALM_LIB_MAPPER,
         NETMIKO_LIB_MAPPER,
         NETMIKO_LIB_MAPPER_REVERSE,
     )
 
-    return NETMIKO_LIB_MAPPER_REVERSE, ANSIBLE_LIB_MAPPER_REVERSE, NETMIKO_LIB_MAPPER
+    spellings: dict[str, str] = {}
+    for mapper in (ANSIBLE_LIB_MAPPER, NAPALM_LIB_MAPPER, NETMIKO_LIB_MAPPER):
+        spellings.update({platform_key(k): v for k, v in mapper.items()})
+    spellings.update({k: k for k in NETMIKO_LIB_MAPPER_REVERSE})
+    return NETMIKO_LIB_MAPPER_REVERSE, ANSIBLE_LIB_MAPPER_REVERSE, spellings
 
 
 class PlatformMap:
@@ -50,6 +116,11 @@ class PlatformMap:
         self._cache[slug] = info
         return info
 
+    def canonical(self, slug: str | None) -> str | None:
+        """The canonical platform of `slug` (see `PlatformInfo.name`): what templates, features
+        and baselines are keyed by."""
+        return self.resolve(slug).name
+
     def _resolve(self, slug: str | None) -> PlatformInfo:
         if not slug:
             return UNKNOWN
@@ -60,21 +131,32 @@ class PlatformMap:
         netmiko = over.get("netmiko", base.netmiko)
         network_os = over.get("ansible_network_os", base.ansible_network_os)
         connection = over.get("ansible_connection", base.ansible_connection)
-        network = bool(network_os) or (base.network and netmiko != "linux")
+        network = bool(network_os) or (base.network and netmiko != "linux") or (
+            base is UNKNOWN and netmiko is not None and netmiko != "linux")
         if network_os and connection is None:
             connection = "ansible.netcommon.network_cli"
-        return PlatformInfo(netmiko, network_os, connection, network)
+        if not network and netmiko == "linux":  # a server: over SSH, with its OS family
+            family = over.get("os_family", base.os_family or os_family(slug))
+            return PlatformInfo("linux", None, connection or "ssh", False, family, family or "linux")
+        if network:
+            return PlatformInfo(netmiko, network_os, connection, True, None, base.name or netmiko)
+        if "os_family" in over:  # a server platform only the override names
+            family = over["os_family"]
+            return PlatformInfo("linux", None, connection or "ssh", False, family, family)
+        return replace(base, netmiko=netmiko, ansible_network_os=network_os, ansible_connection=connection)
 
     @staticmethod
     def _default(slug: str) -> PlatformInfo:
-        key = slug.lower().replace("-", "_")
-        if key in LINUX_PLATFORMS:
-            return PlatformInfo("linux", None, "ssh", False)
-        netmiko_rev, ansible_rev, netmiko_fwd = _lib_maps()
-        normalised = key if key in netmiko_rev else netmiko_fwd.get(key)
-        if normalised is None:
-            return UNKNOWN
-        network_os = ansible_rev.get(normalised)
-        # network_cli without a network OS fails in Ansible; leave it to a [platforms] override.
-        return PlatformInfo(netmiko_rev.get(normalised), network_os,
-                            "ansible.netcommon.network_cli" if network_os else None, True)
+        key = platform_key(slug)
+        netmiko_rev, ansible_rev, spellings = _lib_maps()
+        normalised = spellings.get(key) or spellings.get(_ALIASES.get(key, ""))
+        if normalised is not None and normalised != "linux":
+            netmiko = netmiko_rev.get(normalised)
+            network_os = ansible_rev.get(normalised)
+            # network_cli without a network OS fails in Ansible; leave it to a [platforms] override.
+            return PlatformInfo(netmiko, network_os, "ansible.netcommon.network_cli" if network_os else None, True,
+                                None, netmiko or normalised)
+        family = os_family(slug)
+        if family is not None or key == "linux" or "linux" in key.split("_"):
+            return PlatformInfo("linux", None, "ssh", False, family, family or "linux")
+        return UNKNOWN

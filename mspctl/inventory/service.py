@@ -11,6 +11,7 @@ Modes:
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from mspctl.adapters.cache import InventoryCache
 from mspctl.errors import NoMatchError, OfflineCacheMissError, UnknownClientError, UnknownDeviceError
 from mspctl.escape import spellings
 from mspctl.inventory.filters import AssetFilter
+from mspctl.inventory.names import find, inventory_names
 from mspctl.model import Asset, AssetKind, Client, ClientSettings, DeviceDetails, Evidence, Inventory, ProgressFn
 from mspctl.settings import Settings
 
@@ -53,8 +55,8 @@ class InventorySource(Protocol):
         """Merged config context and interfaces (with addresses) per device id."""
         ...
 
-    def fetch_config_templates(self, device_ids: list[int]) -> dict[int, tuple[str, str]]:
-        """Each device's assigned config template (device, else role, else platform): (name, code)."""
+    def fetch_config_templates(self, device_ids: list[int]) -> dict[int, tuple[str, str, int]]:
+        """Each device's assigned config template (device, else role, else platform): (name, code, id)."""
         ...
 
     def fetch_config_contexts(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], dict[str, Any]]:
@@ -76,6 +78,10 @@ class InventoryService:
         self.ttl = ttl
         self._client_settings = client_settings
         self._by_tenant: dict[str, ClientSettings] | None = None
+        # The whole inventory as last loaded, and its inventory names (computed when first asked:
+        # one pass per load, never per asset).
+        self._universe: list[Asset] | None = None
+        self._names: dict[str, str] | None = None
 
     @property
     def client_settings(self) -> dict[str, ClientSettings]:
@@ -93,11 +99,37 @@ class InventoryService:
         inv = self.sync(mode, progress)
         if not inv.assets:
             inv.assets = _ordered(self.cache.assets())
+        self._loaded(inv.assets)
         return inv
+
+    def _loaded(self, assets: list[Asset]) -> None:
+        if assets is not self._universe:
+            self._universe, self._names = assets, None
+
+    def names(self, mode: Mode = "auto") -> dict[str, str]:
+        """Every asset's inventory name (mspctl.inventory.names) by asset key (`kind:id`), decided
+        over the whole inventory as last loaded (loaded now if it was not), so a name does not
+        depend on a filter. Computed once per load."""
+        if self._universe is None:
+            self.load(mode)
+        if self._names is None:
+            self._names = inventory_names(self._universe or [])
+        return self._names
+
+    def shared_in_client(self, mode: Mode = "auto") -> frozenset[str]:
+        """The keys of the assets whose NetBox name another asset of the same client also has
+        (NetBox allows it across sites), over the whole inventory as last loaded: such assets
+        need more than a name wherever a name alone would be their identity (a backup file)."""
+        if self._universe is None:
+            self.load(mode)
+        seen = Counter((a.name, a.client) for a in self._universe or [])
+        return frozenset(a.key for a in self._universe or [] if seen[(a.name, a.client)] > 1)
 
     def sync(self, mode: Mode = "auto", progress: ProgressFn | None = None) -> Inventory:
         """Bring the cache up to date as `mode` says. The returned Inventory carries the evidence;
         its assets are filled only when they were just fetched in full (else: read the cache)."""
+        if mode == "refresh":
+            self.cache.rebuild_if_corrupt()  # a corrupt cache (MSP-CACHE-422) is moved aside and read anew
         state = self.cache.state()
         now = time.time()
         if mode == "offline":
@@ -126,7 +158,8 @@ class InventoryService:
         if hit is not None:
             return hit[1], hit[0], inv.evidence
         assets = inv.assets or _ordered(self.cache.assets())
-        selected = flt.apply(assets)
+        self._loaded(assets)
+        selected = flt.apply(assets, self.names(mode) if flt.limits else None)
         if not selected:
             raise NoMatchError(f"no device or VM matches {flt.describe()}",
                                hint="loosen the filter; `mspctl inventory list --all-clients` shows everything")
@@ -163,7 +196,7 @@ class InventoryService:
 
     # -- clients ------------------------------------------------------------------------------
     def clients(self, mode: Mode = "auto") -> list[Client]:
-        self.load(mode)
+        self.sync(mode)  # the cache's tenants are enough: its assets are not decoded for this
         out = []
         for c in self.cache.clients():
             settings = self.client_settings.get(c.slug)
@@ -192,7 +225,7 @@ class InventoryService:
         NoMatchError when the filter selects nothing (unless `allow_empty`)."""
         inv = self.load(mode, progress)
         flt = self._resolved(flt)
-        selected = flt.apply(inv.assets)
+        selected = flt.apply(inv.assets, self.names(mode) if flt.limits else None)
         if not selected and not allow_empty:
             raise NoMatchError(f"no device or VM matches {flt.describe()}",
                                hint="loosen the filter; `mspctl inventory list --all-clients` shows everything")
@@ -207,7 +240,7 @@ class InventoryService:
         contexts = self._require_source().fetch_config_contexts([(a.kind, a.id) for a in assets])
         return [replace(a, config_context=contexts.get((a.kind, a.id), {})) for a in assets]
 
-    def config_templates(self, assets: Sequence[Asset]) -> dict[int, tuple[str, str]]:
+    def config_templates(self, assets: Sequence[Asset]) -> dict[int, tuple[str, str, int]]:
         return self._require_source().fetch_config_templates([a.id for a in assets if a.kind == "device"])
 
     def clients_by_slug(self, mode: Mode = "auto") -> dict[str, Client]:
@@ -219,25 +252,38 @@ class InventoryService:
             return flt
         return replace(flt, clients=self.resolve_clients(flt.clients, self.cache.clients()))
 
-    def show(self, name: str, client: str | None, mode: Mode = "auto", *, printed: bool = False) -> Asset:
+    def show(self, name: str | None, client: str | None, mode: Mode = "auto", *, printed: bool = False,
+             object_id: int | None = None, kind: AssetKind | None = None) -> Asset:
         """One asset's full record; with NetBox reachable, its merged config context too.
 
-        `printed`: `name` may be spelled as mspctl's table output shows it (control characters
-        escaped, see mspctl.escape); that reading is tried first, then `name` as given. Raises
-        UnknownDeviceError (MSP-INV-405 none, MSP-INV-409 several).
+        `name` is any name mspctl prints for an asset: its inventory name (``rtr1@acme``,
+        ``patch-panel@acme#91``, ``device-74``; mspctl.inventory.names), its NetBox name, or its
+        NetBox object ``kind:id`` (``device:74``). `object_id` (with `kind`, else either kind)
+        picks it by NetBox id instead. `printed`: `name` may be spelled as mspctl's table output
+        shows it (control characters escaped, see mspctl.escape); that reading is tried first,
+        then `name` as given. Raises UnknownDeviceError (MSP-INV-405 none, MSP-INV-409 several).
         """
         inv = self.load(mode)
+        names = self.names(mode)
         matches: list[Asset] = []
-        for candidate in spellings(name) if printed else [name]:
-            matches = [a for a in inv.assets if a.name == candidate and (client is None or a.client == client)]
-            if matches:
-                break
+        if object_id is not None:
+            matches = [a for a in inv.assets if a.id == object_id and (kind is None or a.kind == kind)
+                       and (client is None or a.client == client)]
+            what = f"{kind or 'device or VM'} with id {object_id}"
+        else:
+            what = f"device or VM named {name!r}"
+            for candidate in spellings(name or "") if printed else [name or ""]:
+                matches = find(inv.assets, names, candidate, client)
+                if matches:
+                    break
         if not matches:
-            raise UnknownDeviceError(f"no device or VM named {name!r}" + (f" for client {client!r}" if client else ""),
+            raise UnknownDeviceError(f"no {what}" + (f" for client {client!r}" if client else ""),
                                      hint="see `mspctl inventory list`")
         if len(matches) > 1:
-            raise UnknownDeviceError(f"{len(matches)} assets are named {name!r}",
-                                     hint="add --client to say which one", code="MSP-INV-409")
+            shown = ", ".join(names.get(a.key, a.name) for a in matches[:5])
+            raise UnknownDeviceError(f"{len(matches)} assets match: {what}",
+                                     hint=f"give one of their inventory names ({shown}), or --client, or --kind",
+                                     code="MSP-INV-409")
         asset = matches[0]
         if mode != "offline":
             detailed = self._require_source().fetch_asset(asset.kind, asset.name, asset.client, asset.id)

@@ -21,6 +21,7 @@ from typing import Literal, TypedDict, get_args
 import yaml
 
 from mspctl.errors import ConfigError
+from mspctl.inventory.platforms import os_family as platform_os_family
 from mspctl.model import Asset
 from mspctl.patch.model import RebootPolicy
 from mspctl.patch.versions import compare, compare_os
@@ -46,10 +47,6 @@ _REJECTED_KEYS = frozenset({"name", "action"})
 _RULE_KEYS = frozenset({"approved", "minimum"})
 _ASSIGN_KEYS = ("patch_groups", "tags", "roles", "sites", "clients")  # most specific first
 _LEVEL = {"patch_groups": "patch group", "tags": "tag", "roles": "role", "sites": "site", "clients": "client"}
-# Ansible's os_family for the platform slugs NetBox uses for servers; a scan's own value wins.
-_PLATFORM_FAMILY = {"debian": "debian", "ubuntu": "debian", "rhel": "redhat", "redhat": "redhat",
-                    "centos": "redhat", "rocky": "redhat", "almalinux": "redhat", "fedora": "redhat",
-                    "oraclelinux": "redhat"}
 _RPM_FAMILIES = frozenset({"redhat", "suse"})
 
 
@@ -245,7 +242,8 @@ class BaselineSet:
         explicit name of the wrong kind or family, two names matching at the same specificity,
         or a name with no version valid on `today`.
         """
-        family = (os_family or _PLATFORM_FAMILY.get(asset.platform or "", "")).lower()
+        # the platform's OS family as the one normaliser reads it (``ubuntu-linux-20-04`` -> debian)
+        family = (os_family or platform_os_family(asset.platform or "") or "").lower()
 
         def fits(b: LinuxBaseline) -> bool:
             return not family or not b.os_family or family in b.os_family

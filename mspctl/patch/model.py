@@ -31,6 +31,7 @@ HostState = Literal[
     "FAILED",             # reached, but the scan or patch run failed
     "STALE",              # the newest evidence is older than the staleness threshold
     "NO_BASELINE",        # no baseline is assigned to the host
+    "NOT_APPLICABLE",     # not a server mspctl patches (no platform, network gear, another OS); never contacted
 ]
 Classification = Literal["security", "other"]
 RebootPolicy = Literal["if-needed", "never", "always"]

@@ -104,11 +104,11 @@ def os_compliance(settings: Settings, inventory: InventoryService, flt: AssetFil
     for a in assets:
         choice = baselines.for_network_device(a, today=started.date())
         baseline = choice.current if choice else None
-        res = results.get(a.name)
+        res = results.get(a.key)  # targets are keyed by NetBox object (kind:id), like plan() returns them
         now = datetime.now(UTC)
         version = None
         if res is None:
-            reason = unreachable.get(a.name, ("not reachable", ""))[0]
+            reason = unreachable.get(a.key, ("not reachable", ""))[0]
             comp = evaluate_network(a.name, a.platform, a.device_type, None, baseline, scanned_at=now, now=now,
                                     stale_after=stale, reachable=False, error=reason)
         elif not res.ok or res.value is None:
@@ -116,13 +116,13 @@ def os_compliance(settings: Settings, inventory: InventoryService, flt: AssetFil
                                     stale_after=stale, reachable=res.error_type != "DeviceConnectionError",
                                     error=res.error or "show version failed")
         else:
-            version = parse_version(targets[a.name].device_type, res.value)
+            version = parse_version(targets[a.key].device_type, res.value)
             comp = evaluate_network(a.name, a.platform, a.device_type, version, baseline, scanned_at=res.started_at,
                                     now=now, stale_after=stale)
         devices.append(DeviceOS(a, comp, version))
     run = OSRun(new_run_id("patch-os", started), started, datetime.now(UTC), devices)
-    RecordStore(settings.config.records).save(RunRecord(
+    RecordStore(settings.records_location).save(RunRecord(
         run.run_id, "patch-os", started, run.finished_at, {"filter": flt.describe()}, run.summary,
-        {d.asset.name: (d.compliance.state, {**d.to_dict(), "compliance": d.compliance.to_dict()})
+        {d.asset.key: (d.compliance.state, {**d.to_dict(), "compliance": d.compliance.to_dict()})
          for d in devices}))
     return run

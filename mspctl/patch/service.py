@@ -23,7 +23,7 @@ from mspctl.errors import MspctlError, NoMatchError
 from mspctl.files import private_file
 from mspctl.interrupts import stopped_by
 from mspctl.inventory.filters import AssetFilter
-from mspctl.inventory.platforms import PlatformMap
+from mspctl.inventory.platforms import PATCHABLE_FAMILIES, PlatformMap
 from mspctl.inventory.service import InventoryService, Mode
 from mspctl.model import Asset
 from mspctl.patch.model import HostCompliance, HostScan, PatchNote, changes_since
@@ -56,10 +56,11 @@ class PatchHost:
 
     asset: Asset
     choice: BaselineChoice[LinuxBaseline] | None
+    inventory_name: str = ""  # mspctl.inventory.names: unique, and the Ansible host name
 
     @property
     def name(self) -> str:
-        return self.asset.name
+        return self.inventory_name or self.asset.name
 
     @property
     def baseline(self) -> str | None:
@@ -84,7 +85,9 @@ class HostResult:
 
     def to_dict(self) -> dict[str, Any]:
         a = self.host.asset
-        return {"host": a.name, "client": a.client, "kind": a.kind, "id": a.id, "address": a.primary_ip,
+        # `host` is the inventory name (unique; what -l and `inventory show` take), `name` NetBox's
+        return {"host": self.host.name, "name": a.name, "client": a.client, "kind": a.kind, "id": a.id,
+                "address": a.primary_ip,
                 "baseline": self.host.baseline,
                 "baseline_reason": self.host.choice.reason if self.host.choice else None,
                 "state": self.compliance.state, "status": self.status, "batch": self.batch,
@@ -119,6 +122,9 @@ class PatchRun:
     params: dict[str, Any] = field(default_factory=dict)
     interrupted: str = ""  # the signal that stopped the run, if one did
     writeback_error: MspctlError | None = None  # NetBox write-back failed (the record says so; replayable)
+    # Selected assets that are no patch target (state NOT_APPLICABLE, with the reason): never
+    # contacted, never written back, no failure.
+    not_applicable: list[HostResult] = field(default_factory=list)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -126,6 +132,8 @@ class PatchRun:
         for r in self.hosts:
             key = r.status if self.kind != "patch-scan" and r.status else r.compliance.state
             out[key] = out.get(key, 0) + 1
+        if self.not_applicable:
+            out["NOT_APPLICABLE"] = len(self.not_applicable)
         return dict(sorted(out.items()))
 
     @property
@@ -144,47 +152,79 @@ class PatchRun:
                 "started_at": self.started_at.isoformat(), "finished_at": self.finished_at.isoformat(),
                 "stopped": self.stopped, "interrupted": self.interrupted or None, "params": self.params,
                 "summary": self.summary,
-                "hosts": [r.to_dict() for r in self.hosts]}
+                "hosts": [r.to_dict() for r in self.hosts],
+                "not_applicable": [r.to_dict() for r in self.not_applicable]}
 
     def record(self) -> RunRecord:
+        skipped = {r.host.name: r.compliance.reason for r in self.not_applicable}
         return RunRecord(self.run_id, self.kind, self.started_at, self.finished_at,
                          {**self.params, "applied": self.applied, "stopped": self.stopped,
-                          **({"interrupted": self.interrupted} if self.interrupted else {})}, self.summary,
+                          **({"interrupted": self.interrupted} if self.interrupted else {}),
+                          **({"not_applicable": skipped} if skipped else {})}, self.summary,
                          {r.host.name: (r.status or r.compliance.state, r.to_dict()) for r in self.hosts})
 
 
 # -- selection ---------------------------------------------------------------------------------
 
 
-def servers(inventory: InventoryService, flt: AssetFilter, mode: Mode = "auto",
-            platforms: PlatformMap | None = None) -> list[Asset]:
-    """The selected servers (devices and VMs that are not network gear). Without a --status
-    filter only `active` ones: an offline or planned server is not scanned or patched unless asked."""
+def not_a_target(asset: Asset, platforms: PlatformMap) -> str | None:
+    """Why `asset` is no patch target, or None when it is one: a server whose platform resolves
+    (mspctl.inventory.platforms) to an OS family the patch playbooks support (apt, dnf)."""
+    slug = asset.platform
+    if not slug:
+        return ("no platform in NetBox: not known to be a server (a PDU, a patch panel, a switch?); "
+                "set its platform to patch it")
+    info = platforms.resolve(slug)
+    if info.network:
+        return f"network device (platform {slug}): its OS is checked with `mspctl patch os`"
+    if not info.server:
+        return f"platform {slug!r} is not a Linux server OS mspctl knows; map it with [platforms.{slug}] os_family"
+    if info.os_family not in PATCHABLE_FAMILIES:
+        return (f"platform {slug!r} is OS family {info.os_family or 'unknown'}: mspctl patches "
+                f"{' and '.join(sorted(PATCHABLE_FAMILIES))} (apt, dnf); or set [platforms.{slug}] os_family")
+    return None
+
+
+def patch_targets(settings: Settings, inventory: InventoryService, flt: AssetFilter,
+                  mode: Mode = "auto") -> tuple[list[PatchHost], list[HostResult]]:
+    """The selected servers with their baselines (config context and custom fields read live),
+    and the selected assets that are no patch target, each NOT_APPLICABLE with its reason.
+    Without a --status filter only `active` assets: an offline or planned server is not scanned
+    or patched unless asked. Raises NoMatchError when the filter selects nothing at all."""
+    from mspctl.patch.baseline import load_baselines
+
     if not flt.statuses:
         flt = replace(flt, statuses=("active",))
-    platforms = platforms or PlatformMap()
-    found = [a for a in inventory.select(flt, mode, allow_empty=True).assets
-             if not platforms.resolve(a.platform).network]
-    if not found:
-        raise NoMatchError(f"no server matches {flt.describe()}",
-                           hint="network devices are patched through their OS baseline; add --status for "
-                                "non-active servers")
-    return found
+    selected = inventory.select(flt, mode, allow_empty=True).assets
+    if not selected:
+        raise NoMatchError(f"no device or VM matches {flt.describe()}",
+                           hint="add --status for non-active servers; `mspctl inventory list` shows the selection")
+    platforms = PlatformMap(settings.platforms)
+    names = inventory.names(mode)
+    servers: list[Asset] = []
+    skipped: list[HostResult] = []
+    for a in selected:
+        why = not_a_target(a, platforms)
+        if why is None:
+            servers.append(a)
+            continue
+        host = PatchHost(a, None, names.get(a.key, a.name))
+        skipped.append(HostResult(host, HostCompliance(host.name, "NOT_APPLICABLE", None, reason=why)))
+    hosts: list[PatchHost] = []
+    if servers:
+        baselines = load_baselines(settings.path(settings.patch.baselines))
+        day = datetime.now(UTC).date()
+        for a in inventory.with_config_contexts(servers):
+            cs = inventory.client_settings.get(a.client or "")
+            hosts.append(PatchHost(a, baselines.for_asset(a, client_default=cs.baseline if cs else None, today=day),
+                                   names.get(a.key, a.name)))
+    return hosts, skipped
 
 
 def patch_hosts(settings: Settings, inventory: InventoryService, flt: AssetFilter,
                 mode: Mode = "auto") -> list[PatchHost]:
-    """The selected servers with their baselines (config context and custom fields read live)."""
-    from mspctl.patch.baseline import load_baselines
-
-    baselines = load_baselines(settings.path(settings.patch.baselines))
-    assets = inventory.with_config_contexts(servers(inventory, flt, mode, PlatformMap(settings.platforms)))
-    day = datetime.now(UTC).date()
-    hosts = []
-    for a in assets:
-        cs = inventory.client_settings.get(a.client or "")
-        hosts.append(PatchHost(a, baselines.for_asset(a, client_default=cs.baseline if cs else None, today=day)))
-    return hosts
+    """The selected patch targets with their baselines (see `patch_targets`)."""
+    return patch_targets(settings, inventory, flt, mode)[0]
 
 
 def ansible_inventory(settings: Settings, hosts: Sequence[PatchHost]) -> dict[str, Any]:
@@ -192,7 +232,8 @@ def ansible_inventory(settings: Settings, hosts: Sequence[PatchHost]) -> dict[st
     each host's SSH host key pinned to its NetBox object (see `host_key_alias`)."""
     from mspctl.inventory.ansible import to_ansible_yaml_tree
 
-    tree = to_ansible_yaml_tree([h.asset for h in hosts], PlatformMap(settings.platforms))
+    tree = to_ansible_yaml_tree([h.asset for h in hosts], PlatformMap(settings.platforms),
+                                {h.asset.key: h.name for h in hosts})
     if settings.patch.host_keys == "pin":
         pins = private_file(settings.patch.known_hosts)
         for hv in tree["all"]["hosts"].values():
@@ -274,12 +315,14 @@ def scan(settings: Settings, inventory: InventoryService, flt: AssetFilter, mode
          on_event: EventFn | None = None, runner: AnsibleRunner | None = None) -> PatchRun:
     """Scan the selected servers and compare each with its baseline. The run is recorded."""
     started = datetime.now(UTC)
-    hosts = patch_hosts(settings, inventory, flt, mode)
-    with runner_for(settings, runner) as r:
-        results = scan_hosts(settings, hosts, r, on_event)
+    hosts, skipped = patch_targets(settings, inventory, flt, mode)
+    results: list[HostResult] = []
+    if hosts:  # nothing applicable: no Ansible run, no SSH to anything
+        with runner_for(settings, runner) as r:
+            results = scan_hosts(settings, hosts, r, on_event)
     run = PatchRun(new_run_id("patch-scan", started), "patch-scan", started, datetime.now(UTC), results,
-                   params={"filter": flt.describe()})
-    RecordStore(settings.config.records).save(run.record())
+                   params={"filter": flt.describe()}, not_applicable=skipped)
+    RecordStore(settings.records_location).save(run.record())
     return run
 
 
@@ -297,8 +340,8 @@ def status(settings: Settings, inventory: InventoryService, flt: AssetFilter, mo
     from mspctl.patch.compliance import evaluate
 
     now = datetime.now(UTC)
-    hosts = patch_hosts(settings, inventory, flt, mode)
-    store = RecordStore(settings.config.records)
+    hosts, skipped = patch_targets(settings, inventory, flt, mode)
+    store = RecordStore(settings.records_location)
     names = [h.name for h in hosts]
     newest: dict[str, HostScan] = {}
     for kind in ("patch-scan", "patch-apply", "patch-window"):
@@ -317,7 +360,7 @@ def status(settings: Settings, inventory: InventoryService, flt: AssetFilter, mo
             comp = evaluate(last, h.choice, now=now, stale_after=stale)
         results.append(HostResult(h, comp, scan=last))
     return PatchRun(new_run_id("patch-status", now), "patch-scan", now, now, results,
-                    params={"filter": flt.describe(), "source": "records"})
+                    params={"filter": flt.describe(), "source": "records"}, not_applicable=skipped)
 
 
 # -- apply -------------------------------------------------------------------------------------
@@ -468,7 +511,7 @@ def finish(settings: Settings, inventory: InventoryService, run: PatchRun, write
             run.params["writeback"] = f"failed: {exc.code}: {exc.message}"
     else:
         run.params["writeback"] = "off" if run.applied else None
-    RecordStore(settings.config.records).save(run.record())
+    RecordStore(settings.records_location).save(run.record())
     return run
 
 
@@ -476,13 +519,14 @@ def replay_writeback(settings: Settings, inventory: InventoryService, run_id: st
     """Write an applied patch run's recorded results to NetBox again (after a failed write-back)."""
     from mspctl.errors import UsageError
 
-    record = RecordStore(settings.config.records).get(run_id)
+    record = RecordStore(settings.records_location).get(run_id)
     if record.kind not in ("patch-apply", "patch-window") or not record.params.get("applied"):
         raise UsageError(f"run {run_id} is a {record.kind} run that changed nothing; only applied patch runs "
                          "are written back", code="MSP-PATCH-400")
     hosts = [HostResult.restore(PatchHost(Asset(d["kind"], int(d["id"]), d["host"], d.get("client")), None), d)
              for _, d in record.results.values()]
-    run = PatchRun(record.id, record.kind, record.started_at, record.finished_at, hosts,  # type: ignore[arg-type]
+    kind: Literal["patch-apply", "patch-window"] = "patch-window" if record.kind == "patch-window" else "patch-apply"
+    run = PatchRun(record.id, kind, record.started_at, record.finished_at, hosts,
                    applied=True, stopped=record.params.get("stopped"), params=dict(record.params))
     write_back(inventory, run)
     return run
@@ -525,21 +569,25 @@ def apply(settings: Settings, inventory: InventoryService, flt: AssetFilter, *, 
     max_fail_percent of them failed. Each host's result goes to NetBox unless `writeback` is off.
     """
     started = datetime.now(UTC)
-    hosts = patch_hosts(settings, inventory, flt, mode)
+    hosts, skipped = patch_targets(settings, inventory, flt, mode)
     p = settings.patch
+    if not hosts:  # nothing applicable: no Ansible run, nothing to record as applied
+        return PatchRun(new_run_id("patch-apply", started), "patch-apply", started, datetime.now(UTC), [],
+                        params={"filter": flt.describe(), "dry_run": dry_run}, not_applicable=skipped)
     with runner_for(settings, runner) as own:
         found = scan_hosts(settings, hosts, own, on_event)
         plan = plan_batches(found, p.canary, p.batch_size)
         if dry_run:
             planned = [replace(r, status="planned", batch=no) for no, b in enumerate(plan.batches, 1) for r in b]
             return PatchRun(new_run_id("patch-apply", started), "patch-apply", started, datetime.now(UTC),
-                            ordered(plan.done + planned), params={"filter": flt.describe(), "dry_run": True})
+                            ordered(plan.done + planned), params={"filter": flt.describe(), "dry_run": True},
+                            not_applicable=skipped)
         run_id = new_run_id("patch-apply", started)
         params = {"filter": flt.describe(), "canary": p.canary, "batch_size": p.batch_size,
                   "max_fail_percent": p.max_fail_percent}
         # Started before any host is touched: a killed apply is sealed `unfinished` by the next
         # mspctl run, with the hosts each batch was about to patch (mspctl.records.recover).
-        store = RecordStore(settings.config.records)
+        store = RecordStore(settings.records_location)
         store.start(run_id, "patch-apply", started, {**params, "applied": True})
 
         def intent(no: int, batch: list[HostResult]) -> None:
@@ -549,7 +597,7 @@ def apply(settings: Settings, inventory: InventoryService, flt: AssetFilter, *, 
         patched, stopped = run_batches(settings, own, plan, rollout_gates(settings, len(found), stop), on_event,
                                        before_batch=intent)
     run = PatchRun(run_id, "patch-apply", started, datetime.now(UTC), ordered(plan.done + patched), applied=True,
-                   stopped=stopped, params=params, interrupted=stopped_by(stop))
+                   stopped=stopped, params=params, interrupted=stopped_by(stop), not_applicable=skipped)
     return finish(settings, inventory, run, writeback)
 
 
@@ -592,5 +640,11 @@ def write_back(inventory: InventoryService, run: PatchRun) -> None:
     from mspctl.adapters.netbox import NetBoxSource
 
     source = inventory.source
+    if source is None:  # offline: never a silent no-op; `finish` records it, the CLI names the replay
+        from mspctl.errors import OfflineRefusedError
+
+        raise OfflineRefusedError(f"run {run.run_id}: the results were not written to NetBox (--offline)",
+                                  hint=f"`mspctl patch writeback --run {run.run_id}` writes them once NetBox is "
+                                       "reachable")
     if isinstance(source, NetBoxSource):
         source.write_patch_notes([note_for(run, r) for r in run.hosts])

@@ -35,7 +35,7 @@ from mspctl.patch.service import (
     HostResult,
     PatchRun,
     finish,
-    patch_hosts,
+    patch_targets,
     plan_batches,
     rollout_gates,
     run_batches,
@@ -134,7 +134,7 @@ def _seal_expired(settings: Settings, tenant: str, saved: SavedWindow, opening: 
     summary: dict[str, int] = {}
     for status, _ in results.values():
         summary[status] = summary.get(status, 0) + 1
-    RecordStore(settings.config.records).save(RunRecord(
+    RecordStore(settings.records_location).save(RunRecord(
         saved.run_id, "patch-window", saved.started_at, datetime.now(UTC),
         {"client": tenant, "applied": True, "unfinished": True,
          "expired": f"its window opening {saved.opening} is over (now {opening})"}, summary, results))
@@ -222,7 +222,7 @@ def run_window(settings: Settings, inventory: InventoryService, client: str, *, 
         run_id = saved.run_id if saved else new_run_id("patch-window", now)
         started = saved.started_at if saved else datetime.now(UTC)
         saved = saved or SavedWindow(run_id, started, opening=opening)
-        hosts = patch_hosts(settings, inventory, AssetFilter(clients=(tenant,)), mode)
+        hosts, skipped = patch_targets(settings, inventory, AssetFilter(clients=(tenant,)), mode)
         p = settings.patch
         own = stack.enter_context(runner_for(settings, runner))
         # Every host is read again, kept ones included: a saved result is trusted only while the
@@ -295,7 +295,7 @@ def run_window(settings: Settings, inventory: InventoryService, client: str, *, 
                                "in_flight_unread": unread,
                                "canary": p.canary,
                                "batch_size": p.batch_size, "max_fail_percent": p.max_fail_percent},
-                       interrupted=stopped_by(stop))
+                       interrupted=stopped_by(stop), not_applicable=skipped)
         # Recorded whatever the write-back does, before the resume state goes: an interrupted
         # window is a finished run too (the next one rescans every host it did not finish).
         finish(settings, inventory, run, writeback)

@@ -278,7 +278,7 @@ def push_device(asset: Asset, target: DeviceTarget, intended: str, features: Seq
         result.self_revert = support.self_revert
         revert = options.revert_minutes if support.self_revert else None
         change = _Change(session, target, support, tag, revert, ctx.timeout)
-        journal("intent", {"asset": asset.to_dict(), "features": result.features, "commands": result.commands,
+        journal("intent", {**_named(asset), "features": result.features, "commands": result.commands,
                            "pre_digest": result.pre_digest, "self_revert": support.self_revert or None,
                            "snapshot": f"flash:{tag}.cfg" if support.snapshot else None,
                            "pre_config": result.pre_config})
@@ -400,6 +400,11 @@ def _record(records: RecordStore, run: PushRun) -> None:
                                          for d in run.devices}))
 
 
+def _named(asset: Asset) -> dict[str, Any]:
+    """What a journal's intent says of its device: the NetBox object and, for reading, its name."""
+    return {"device": asset.name, "client": asset.client, "asset": asset.to_dict()}
+
+
 # Device states of a push record that `rollback --run` may undo.
 UNDOABLE = ("applied", "unfinished", "rollback_failed", "partial")
 
@@ -459,7 +464,7 @@ def rollback_device(data: dict[str, Any], status: str, features: Sequence[Featur
             if not apply:
                 result.status = "planned"
                 return result
-            journal("intent", {"asset": asset.to_dict(), "commands": result.commands, "pre_digest": pre_digest,
+            journal("intent", {**_named(asset), "commands": result.commands, "pre_digest": pre_digest,
                                "snapshot": snapshot})
             session.restore(snapshot)
             session.save()
@@ -489,7 +494,7 @@ def rollback_device(data: dict[str, Any], status: str, features: Sequence[Featur
         if not apply:
             result.status = "planned"
             return result
-        journal("intent", {"asset": asset.to_dict(), "commands": result.commands})
+        journal("intent", {**_named(asset), "commands": result.commands})
         session.apply(usable)
         session.save()
         result.accepted = list(result.commands)
@@ -557,7 +562,7 @@ def push(settings: Settings, inventory: InventoryService, flt: AssetFilter, feat
     from mspctl.render.service import render_intended
     from mspctl.windows import current_time, window_state
 
-    records = RecordStore(settings.config.records)  # first: seals runs an earlier process left unfinished
+    records = RecordStore(settings.records_location)  # first: seals runs an earlier process left unfinished
     features = select_features(settings.path(settings.config.features), feature_names,
                                PlatformMap(settings.platforms))
     assets = network_devices(inventory, flt, mode, PlatformMap(settings.platforms))
@@ -586,7 +591,7 @@ def rollback(settings: Settings, inventory: InventoryService, run_id: str, apply
     from mspctl.drift.features import select_features
     from mspctl.errors import UsageError
 
-    records = RecordStore(settings.config.records)
+    records = RecordStore(settings.records_location)
     record = records.get(run_id)
     if record.kind != "push":
         raise UsageError(f"run {run_id} is a {record.kind} run; only push runs can be rolled back",

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from mspctl.errors import MspctlError, PathEscapeError
 from mspctl.files import path_in, write_atomic
 from mspctl.inventory.filters import AssetFilter
+from mspctl.inventory.platforms import PlatformMap
 from mspctl.inventory.service import InventoryService, Mode
 from mspctl.model import Asset, Client, DeviceDetails, Interface
 from mspctl.render.engine import TemplateEngine
@@ -93,25 +94,27 @@ def render_devices(assets: Sequence[Asset], details: Mapping[int, DeviceDetails]
     """Render each device's ``<platform>/main.j2``; devices without a template are skipped."""
     out = []
     for asset in assets:
-        name = engine.template_for(asset.platform, asset.name)
-        if not engine.has_template(asset.platform, asset.name):
+        name = engine.template_for(asset.platform, asset.name, asset.key)
+        if not engine.has_template(asset.platform, asset.name, asset.key):
             out.append(RenderResult(asset, "skipped", error=f"no template {name or 'assigned in NetBox'}"))
             continue
         ctx = build_context(asset, details.get(asset.id, DeviceDetails({}, ())),
                             clients.get(asset.client or ""))
         try:
-            text = engine.render(asset.platform, asset.name, ctx)
+            text = engine.render(asset.platform, asset.name, ctx, asset.key)
         except MspctlError as exc:
-            out.append(RenderResult(asset, "failed", name, error=exc.message, error_code=exc.code))
+            out.append(RenderResult(asset, "failed", engine.display_name(name), error=exc.message,
+                                    error_code=exc.code))
             continue
-        out.append(RenderResult(asset, "ok", name, text=text))
+        out.append(RenderResult(asset, "ok", engine.display_name(name), text=text))
     return out
 
 
 def render_intended(settings: Settings, inventory: InventoryService, assets: Sequence[Asset],
                     mode: Mode = "auto") -> dict[str, RenderResult]:
     """The intended configuration of `assets` from the repository's templates, by asset key (`kind:id`)."""
-    engine = TemplateEngine(settings.path(settings.config.templates))
+    engine = TemplateEngine(settings.path(settings.config.templates), limits=settings.render,
+                            platforms=PlatformMap(settings.platforms))
     results = render_devices(assets, inventory.details(assets), engine, inventory.clients_by_slug(mode))
     return {r.asset.key: r for r in results}
 
@@ -131,10 +134,15 @@ def render_configs(settings: Settings, inventory: InventoryService, flt: AssetFi
 
         raise NoMatchError(f"no device matches {flt.describe()} (VMs have no device configuration)")
     if templates == "netbox":
-        assigned = inventory.config_templates(devices)
-        engine = TemplateEngine(Path("netbox"), sandboxed=True,
-                                sources={name: code for name, code in assigned.values()},
-                                per_device={d.name: assigned[d.id][0] for d in devices if d.id in assigned})
+        # Keyed by NetBox id: two config templates may share a name. Errors name both.
+        assigned = {device_id: (f"netbox:{nb_id}", name, code, nb_id)
+                    for device_id, (name, code, nb_id) in inventory.config_templates(devices).items()}
+        engine = TemplateEngine(Path("netbox"), sandboxed=True, limits=settings.render,
+                                platforms=PlatformMap(settings.platforms),
+                                sources={key: code for key, _, code, _ in assigned.values()},
+                                origins={key: (name, nb_id) for key, name, _, nb_id in assigned.values()},
+                                per_device={d.key: assigned[d.id][0] for d in devices if d.id in assigned})
     else:
-        engine = TemplateEngine(settings.path(settings.config.templates))
+        engine = TemplateEngine(settings.path(settings.config.templates), limits=settings.render,
+                                platforms=PlatformMap(settings.platforms))
     return render_devices(devices, inventory.details(devices), engine, inventory.clients_by_slug(mode))

@@ -1,5 +1,7 @@
 """Patch reports: JUnit XML, one testcase per host (a failure when not compliant, an error when
-unreachable or failed), grouped in one suite per client."""
+unreachable or failed, skipped when not applicable), grouped in one suite per client. Selected
+assets that are no patch target (`PatchRun.not_applicable`) are in the run's JSON and table, not
+here: a JUnit suite counts what was checked."""
 
 from __future__ import annotations
 
@@ -20,9 +22,9 @@ def junit(run: PatchRun) -> str:
         for r in results:
             case = ET.SubElement(suite, "testcase", classname=f"{client}", name=r.host.name)
             c = r.compliance
-            if r.status == "skipped":
+            if r.status == "skipped" or c.state == "NOT_APPLICABLE":
                 skipped += 1
-                ET.SubElement(case, "skipped", message=r.error or "not started")
+                ET.SubElement(case, "skipped", message=r.error or c.reason or "not started")
             elif c.state in ("UNREACHABLE", "FAILED") or r.status in ("failed", "unreachable"):
                 errors += 1
                 ET.SubElement(case, "error", type=c.state, message=r.error or c.reason or c.state).text = r.error

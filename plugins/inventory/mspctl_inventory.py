@@ -93,9 +93,10 @@ class InventoryModule(BaseInventoryPlugin):  # type: ignore[misc]
                           tuple(self.get_option("platform")), tuple(self.get_option("tag")),
                           tuple(self.get_option("status")), tuple(self.get_option("kind")),
                           self.get_option("limit"))
-        inv = open_inventory(settings, offline=mode == "offline").select(flt, mode, allow_empty=True)
+        service = open_inventory(settings, offline=mode == "offline")
+        inv = service.select(flt, mode, allow_empty=True)
         platforms = PlatformMap(settings.platforms)
-        names = host_names(inv.assets)
+        names = host_names(inv.assets, service.names(mode))  # decided over the whole inventory, as export does
         for asset, name in zip(inv.assets, names, strict=True):
             self.inventory.add_host(name)
             for key, value in host_vars(asset, platforms).items():

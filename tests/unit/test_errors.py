@@ -11,7 +11,7 @@ from mspctl.errors import ExitCode, MspctlError
 def test_exit_code_table_is_stable() -> None:
     assert {name: value for name, value in vars(ExitCode).items() if name.isupper()} == {
         "OK": 0, "ERROR": 1, "USAGE": 2, "PARTIAL": 3, "FINDINGS": 4, "NO_MATCH": 5, "REFUSED": 6, "NOTHING_CHECKED": 7,
-        "CONFIG": 10, "AUTH": 11, "UNREACHABLE": 12, "NOT_FOUND": 13, "INTERRUPTED": 130,
+        "CONFIG": 10, "AUTH": 11, "UNREACHABLE": 12, "NOT_FOUND": 13, "STORAGE": 14, "INTERRUPTED": 130,
     }
 
 
@@ -24,15 +24,22 @@ CODES = [
     (errors.NotFoundError, "MSP-INV-404", 13),
     (errors.UnknownClientError, "MSP-INV-404", 13),
     (errors.UnknownDeviceError, "MSP-INV-405", 13),
-    (errors.NetBoxError, "MSP-NB-500", 1),
+    (errors.NetBoxError, "MSP-NB-400", 1),
+    (errors.NetBoxServerError, "MSP-NB-500", 12),
+    (errors.StorageError, "MSP-IO-507", 14),
+    (errors.NetBoxBadAnswerError, "MSP-NB-502", 12),
     (errors.NetBoxUnreachableError, "MSP-NB-503", 12),
     (errors.NetBoxIncompleteError, "MSP-NB-206", 12),
     (errors.NetBoxAuthError, "MSP-NB-401", 11),
     (errors.NetBoxPermissionError, "MSP-NB-403", 11),
     (errors.CacheError, "MSP-CACHE-001", 1),
     (errors.OfflineCacheMissError, "MSP-CACHE-404", 13),
+    (errors.CacheCorruptError, "MSP-CACHE-422", 10),
+    (errors.OfflineRefusedError, "MSP-OFFLINE-400", 2),
     (errors.RefusedError, "MSP-WIN-001", 6),
     (errors.PathEscapeError, "MSP-PATH-400", 10),
+    (errors.RunInterrupted, "MSP-RUN-499", 130),
+    (errors.ChainBrokenError, "MSP-REC-409", 4),
 ]
 
 
@@ -71,3 +78,18 @@ def test_str_includes_hint_and_message_attribute_is_raw() -> None:
     assert str(err) == "MSP-CFG-001: f.toml:3: unknown key (known: url)"
     assert err.message == "f.toml:3: unknown key"
     assert err.hint == "known: url"
+
+
+def test_a_full_or_read_only_disk_is_a_storage_error_and_other_failures_are_not() -> None:
+    import errno
+    import sqlite3
+
+    full = errors.storage_error(OSError(errno.ENOSPC, "No space left on device"), "/x/y.cfg: cannot write")
+    assert isinstance(full, errors.StorageError) and full.exit_code == ExitCode.STORAGE
+    assert str(full).startswith("MSP-IO-507: /x/y.cfg: cannot write: No space left on device (free space")
+    ro = errors.storage_error(OSError(errno.EROFS, "Read-only file system"), "w", code="MSP-REC-507")
+    assert ro is not None and ro.code == "MSP-REC-507"
+    assert errors.storage_error(sqlite3.OperationalError("database or disk is full"), "r") is not None
+    assert errors.storage_error(RuntimeError("fatal: unable to write: No space left on device"), "git") is not None
+    assert errors.storage_error(OSError(errno.EACCES, "Permission denied"), "w") is None
+    assert errors.storage_error(ValueError("bad"), "w") is None

@@ -196,3 +196,45 @@ def test_invalid_patterns(pattern: str, needle: str) -> None:
         LimitPattern.parse(pattern)
     assert exc.value.code == "MSP-INV-400"
     assert needle in exc.value.message
+
+
+# -- names mspctl prints, kind:id terms, a repeated --limit -------------------------------------
+
+def test_kind_id_is_one_term_and_picks_the_netbox_object(make_asset: MakeAsset) -> None:
+    assets = [make_asset("rtr1", id=74), make_asset("rtr1", id=74, kind="vm"), make_asset("sw1", id=12)]
+    lp = LimitPattern.parse("device:74:sw1")
+    assert [t.text for t in lp.terms] == ["device:74", "sw1"]
+    assert [a.key for a in assets if lp.matches(a)] == ["device:74", "device:12"]
+    assert [a.key for a in assets if LimitPattern.parse("vm:74").matches(a)] == ["vm:74"]
+    assert [a.key for a in assets if LimitPattern.parse("rtr1,!vm:74").matches(a)] == ["device:74"]
+    # a host named "device" followed by another term is still two terms
+    assert [t.text for t in LimitPattern.parse("device:rtr1").terms] == ["device", "rtr1"]
+
+
+def test_an_inventory_name_given_selects_its_asset(make_asset: MakeAsset) -> None:
+    assets = [make_asset("rtr1", id=1), make_asset("rtr1", id=2, client="beta")]
+    names = {"device:1": "rtr1@acme", "device:2": "rtr1@beta"}
+    assert [a.id for a in AssetFilter(limit="rtr1@beta").apply(assets, names)] == [2]
+    assert [a.id for a in AssetFilter(limit="rtr1").apply(assets, names)] == [1, 2]  # the NetBox name: both
+    assert [a.id for a in AssetFilter(limit="*@acme").apply(assets, names)] == [1]
+    assert [a.id for a in AssetFilter(limit="~@beta$").apply(assets, names)] == [2]
+    assert AssetFilter(limit="rtr1@beta").apply(assets) == []  # without names, only NetBox names
+
+
+def test_a_name_as_the_table_prints_it_selects_its_asset(make_asset: MakeAsset) -> None:
+    odd = make_asset("back\\slash", id=3)
+    assert LimitPattern.parse("back\\\\slash").matches(odd)  # the escaped spelling
+    assert LimitPattern.parse("back\\slash").matches(odd)  # and the name as it is
+
+
+def test_a_repeated_limit_selects_the_union(assets: list[Asset]) -> None:
+    flt = AssetFilter(limit=("beta-*,&kind_vm", "acme-sw1"))
+    assert names(flt, assets) == {"beta-db1", "acme-sw1"}
+    assert names(AssetFilter(limit=("acme-sw1",)), assets) == {"acme-sw1"}
+    assert names(AssetFilter(limit=()), assets) == ALL
+
+
+def test_every_repeated_limit_is_validated() -> None:
+    with pytest.raises(InvalidFilterError) as exc:
+        AssetFilter(limit=("acme-*", "~("))
+    assert "bad regex" in exc.value.message

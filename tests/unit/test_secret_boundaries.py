@@ -154,8 +154,8 @@ def _push(asset: Asset, tmp_path: Path, apply: bool) -> tuple[Any, RecordStore]:
     from mspctl.push.service import run_push
 
     records = RecordStore(tmp_path / "records.sqlite")
-    run = run_push([asset], {"device:1": RenderResult(asset, "ok", "main.j2", INTENDED)}, [SNMP], {"device:1": TARGET}, {}, {},
-                   apply, ThreadExecutor(workers=1, retries=0), records)
+    run = run_push([asset], {"device:1": RenderResult(asset, "ok", "main.j2", INTENDED)}, [SNMP],
+                   {"device:1": TARGET}, {}, {}, apply, ThreadExecutor(workers=1, retries=0), records)
     return run, records
 
 
