@@ -52,8 +52,8 @@ class DeviceDrift:
     error_code: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"device": self.asset.name, "client": self.asset.client, "platform": self.asset.platform,
-                "status": self.status, "source": self.source,
+        return {"device": self.asset.name, "id": self.asset.key, "client": self.asset.client,
+                "platform": self.asset.platform, "status": self.status, "source": self.source,
                 "evidence_at": self.evidence_at.isoformat() if self.evidence_at else None,
                 "age_seconds": None if self.age_seconds is None else round(self.age_seconds, 1),
                 "error": self.error, "error_code": self.error_code,

@@ -113,3 +113,47 @@ def test_a_limit_naming_both_selects_both_and_a_push_of_one_client_touches_only_
     assert device["client"] == "initech" and device["status"] == "applied"
     assert ctl.config(NAME) == before  # acme's router of that name: untouched
     assert f"hostname {NAME}\n" in ctl.config(OTHER)
+
+
+TWIN = "acme-core-sw1"  # acme's core switch (acme-hq); acme-dist-sw1 (acme-plant) is given its name too
+RENAMED = "acme-dist-sw1"
+
+
+@pytest.fixture
+def twins(lab_netbox) -> Iterator[dict[str, int]]:
+    """acme-dist-sw1 renamed to acme-core-sw1 in NetBox: one client, two devices of one name at
+    two sites (NetBox allows it). Their ids by their names on the wire."""
+    api = f"{lab_netbox.url}/api/dcim/devices/"
+    headers = {"Authorization": f"Token {lab_netbox.token}", "Accept": "application/json"}
+    (core,) = requests.get(api, params={"name": TWIN}, headers=headers, timeout=30).json()["results"]
+    (dist,) = requests.get(api, params={"name": RENAMED}, headers=headers, timeout=30).json()["results"]
+    requests.patch(f"{api}{dist['id']}/", json={"name": TWIN}, headers=headers, timeout=30).raise_for_status()
+    try:
+        yield {TWIN: core["id"], RENAMED: dist["id"]}
+    finally:
+        requests.patch(f"{api}{dist['id']}/", json={"name": RENAMED}, headers=headers,
+                       timeout=30).raise_for_status()
+
+
+def test_two_devices_of_one_name_in_one_client_get_their_own_backup_files_and_names(net, twins) -> None:
+    res = net("config", "backup", "-c", "acme", "-o", "json")
+    assert res.exit_code == 0, res.output
+    run = json.loads(res.stdout)
+    devices = {d["id"]: d for d in run["devices"] if d["device"] == TWIN}
+    assert set(devices) == {f"device:{i}" for i in twins.values()}
+    repo = Path(run["repo"])
+    for wire, nb_id in twins.items():
+        d = devices[f"device:{nb_id}"]
+        assert d["path"] == f"acme/{TWIN}/device-{nb_id}.cfg"
+        assert f"hostname {wire}\n" in (repo / d["path"]).read_text()  # each file holds its own device
+        assert d["name"] == f"{TWIN}@acme#{nb_id}"
+        # the printed name is given back: it picks exactly that device, judged against its own file
+        one = net("drift", "-c", "acme", "-l", d["name"], "--source", "backup", "--fail-on", "never", "-o", "json")
+        assert one.exit_code == 0, one.output
+        (only,) = json.loads(one.stdout)["devices"]
+        assert (only["id"], only["source"]) == (f"device:{nb_id}", "backup")
+        drifted = {f["feature"] for f in only["features"] if f["status"] == "drift"}
+        if wire == TWIN:  # only its own seeded drift
+            assert drifted == set(EXPECTED_DRIFT[TWIN]), drifted
+        else:  # its file says `hostname acme-dist-sw1`, NetBox now another name; and its own seeded drift
+            assert drifted == {"hostname", *EXPECTED_DRIFT[RENAMED]}, drifted

@@ -551,3 +551,20 @@ def test_the_backups_repository_is_private(tmp_path: Path) -> None:
     assert stat.S_IMODE(os.stat(repo.path).st_mode) == 0o700
     objects = [p for p in (repo.path / ".git" / "objects").rglob("*") if p.is_file()]
     assert objects and all(stat.S_IMODE(os.stat(p).st_mode) & 0o077 == 0 for p in objects)
+
+
+def test_device_runs_see_one_canonical_platform_and_the_names_shared_in_a_client(
+        make_asset: MakeAsset, cache: InventoryCache) -> None:
+    from mspctl.devices import network_devices
+    from mspctl.drift.features import Feature
+
+    assets = [make_asset("edge", id=1, platform="cisco-ios", status="active"),
+              make_asset("edge", id=2, platform="Cisco IOS", status="active", site="plant"),
+              make_asset("core", id=3, platform="eos", status="active"),
+              make_asset("pdu", id=4, platform=None, status="active")]
+    svc = InventoryService(FakeSource(assets, [Client("acme", "Acme")]), cache, ttl=3600)
+    devices = network_devices(svc, AssetFilter(clients=("acme",)))
+    assert {a.id: a.platform for a in devices} == {1: "cisco_ios", 2: "cisco_ios", 3: "arista_eos"}
+    ios_only = Feature("ntp", platforms=("cisco_ios",), lines=("ntp server ",))
+    assert [a.id for a in devices if ios_only.applies_to(a)] == [1, 2]  # NetBox's slugs, one feature set
+    assert svc.shared_in_client() == frozenset({"device:1", "device:2"})
