@@ -189,6 +189,8 @@ def _setup_logging(debug: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    # urllib3 warns at every retry of a NetBox read; mspctl's own error says how many tries failed.
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if debug else logging.ERROR)
 
 
 def run() -> None:

@@ -113,3 +113,11 @@ def test_graphql_failing_falls_back_to_rest_with_the_same_assets(mspctl, proxy) 
     assert _names(_list(mspctl, proxy, None, "--refresh")) == direct
     assert any("/graphql/" in line for _, line in proxy.faults)
     assert any("/api/dcim/devices/" in line for line in proxy.seen)
+
+
+def test_a_retried_read_prints_one_error_line_and_no_library_warnings(mspctl, proxy, rest_config) -> None:
+    proxy.add("reset", "/api/")
+    res = _list(mspctl, proxy, rest_config, "--refresh")
+    assert res.exit_code == ExitCode.UNREACHABLE
+    assert res.stderr.strip().splitlines() == [line for line in res.stderr.strip().splitlines()
+                                               if line.startswith("Error: MSP-NB-503:")], res.stderr
