@@ -66,7 +66,11 @@ class FaultProxy:
             self.rules.clear()
 
     def close(self) -> None:
+        """NetBox gone: no connection is taken from here on. (On Linux, closing a socket does not
+        wake an `accept()` blocked on it: `shutdown` does, and `_accept` drops what it took after.)"""
         self._open = False
+        with contextlib.suppress(OSError):
+            self.server.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
             self.server.close()
 
@@ -82,6 +86,9 @@ class FaultProxy:
             try:
                 client, _ = self.server.accept()
             except OSError:
+                return
+            if not self._open:  # taken while closing: refused, as a stopped NetBox would
+                client.close()
                 return
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 

@@ -9,12 +9,9 @@ passing unnoticed."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
 import sqlite3
 import stat
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +19,7 @@ import click
 import pytest
 
 from lab.devices.control import ControlClient
+from lab.faultproxy import FaultProxy
 from mspctl.errors import ExitCode
 from mspctl.offline import NEEDS_NETBOX, WORKS_OFFLINE
 
@@ -31,56 +29,11 @@ INITECH = ("initech-rtr1", "initech-sw1")
 SNMP_CONTACT = "snmp-server contact noc@northwind-msp.example"  # the line lab/network.py removed from initech-rtr1
 
 
-class _Proxy:
-    """A TCP forwarder to NetBox that the test takes away."""
-
-    def __init__(self, target: str) -> None:
-        host, port = target.split("//", 1)[1].split(":")
-        self.target = (host, int(port.rstrip("/")))
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
-        self.open = True
-        self.connections = 0
-        self.sockets: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while self.open:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            if not self.open:
-                client.close()
-                return
-            self.connections += 1
-            upstream = socket.create_connection(self.target)
-            self.sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(a: socket.socket, b: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := a.recv(65536):
-                b.sendall(data)
-        with contextlib.suppress(OSError):
-            b.shutdown(socket.SHUT_WR)
-
-    def close(self) -> None:
-        self.open = False
-        self.server.close()
-        for sock in self.sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-
-
 @pytest.fixture
-def proxy(lab_netbox) -> Iterator[_Proxy]:
-    p = _Proxy(lab_netbox.url)
-    yield p
-    p.close()
+def proxy(lab_netbox) -> Iterator[FaultProxy]:
+    """NetBox behind the lab's proxy; `close()` takes NetBox away (new connections are refused)."""
+    with FaultProxy(lab_netbox.url) as p:
+        yield p
 
 
 def _logins(ctl: ControlClient) -> int:

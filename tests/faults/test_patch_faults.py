@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import sqlite3
 import subprocess
 import threading
@@ -14,6 +13,7 @@ import time
 import pexpect
 import requests
 
+from lab.faultproxy import FaultProxy
 from mspctl.errors import ExitCode
 from tests.faults.conftest import MSPCTL
 from tests.lab.demo_facts import ACME_SERVERS
@@ -54,54 +54,10 @@ def test_a_failed_canary_stops_the_window(patch, lab_servers) -> None:
     assert waiting and all(hosts[h]["status"] == "skipped" for h in waiting)  # 1 of 5 failed: under 25 %, still stopped
 
 
-class _Proxy:
-    """A TCP forwarder to NetBox that the test can take away mid-run."""
-
-    def __init__(self, target: str) -> None:
-        host, port = target.split("//", 1)[1].split(":")
-        self.target = (host, int(port.rstrip("/")))
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
-        self.open = True
-        self.sockets: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while self.open:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            if not self.open:
-                client.close()
-                return
-            upstream = socket.create_connection(self.target)
-            self.sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(a: socket.socket, b: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := a.recv(65536):
-                b.sendall(data)
-        with contextlib.suppress(OSError):
-            b.shutdown(socket.SHUT_WR)
-
-    def close(self) -> None:
-        """No new connection, and the open ones (HTTP keep-alive) cut."""
-        self.open = False
-        self.server.close()
-        for sock in self.sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-
-
 def test_netbox_gone_at_write_back_still_writes_reports_and_record_and_can_be_replayed(
         patch, lab_servers, lab_netbox, patch_home, tmp_path) -> None:
     lab_servers.reset()
-    proxy = _Proxy(lab_netbox.url)
+    proxy = FaultProxy(lab_netbox.url)
     resume = patch_home / "state" / "mspctl" / "windows" / "acme.json"
 
     def cut_after_canary() -> None:

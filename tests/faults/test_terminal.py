@@ -212,16 +212,21 @@ def test_push_dry_run_prompts_apply_and_rollback_in_a_terminal(fault_env, net, c
 
 
 # -- Ctrl-C ---------------------------------------------------------------------------------------
+def _stopped_by_ctrl_c(screen) -> None:
+    """Exit 130, the stop announced at once and its count at the end, and no crash."""
+    assert screen.exit_code == ExitCode.INTERRUPTED, screen.text
+    assert "SIGINT: stopping. No new device starts" in screen.text
+    assert re.search(r"^Interrupted by SIGINT: [1-9]\d* target\(s\) not started", screen.text, re.M), screen.text
+    assert "Traceback" not in screen.text and "MSP-000" not in screen.text
+
+
 def test_ctrl_c_in_a_backup_commits_what_was_read_and_records_it_interrupted(fault_env, net, slow) -> None:
     slow(0.4)  # a few seconds per device, one at a time: the Ctrl-C lands mid-run
     env = _env(fault_env, {"MSPCTL_DEVICES_WORKERS": "1"})
     first = tty(env, "config", "backup", "-c", "acme", "-l", "acme-edge-rtr1")  # a repository with history
     assert first.exit_code == ExitCode.OK, first.text
     screen = interrupt_when(env, "backing up devices", 1, "config", "backup", "-c", "acme")
-    assert screen.exit_code == ExitCode.INTERRUPTED, screen.text
-    assert "SIGINT: stopping. No new device starts" in screen.text
-    assert re.search(r"^Interrupted by SIGINT: [1-9]\d* target\(s\) not started", screen.text, re.M), screen.text
-    assert "Traceback" not in screen.text and "MSP-000" not in screen.text
+    _stopped_by_ctrl_c(screen)
 
     record = _record(net, screen.run_id("backup"))
     assert record["params"]["interrupted"] == "SIGINT"
@@ -250,10 +255,7 @@ def test_ctrl_c_in_a_drift_audit_reports_what_was_compared_and_records_it_interr
     slow(0.4)
     env = _env(fault_env, {"MSPCTL_DEVICES_WORKERS": "1"})
     screen = interrupt_when(env, "auditing devices", 1, "drift", "-c", "acme")
-    assert screen.exit_code == ExitCode.INTERRUPTED, screen.text
-    assert "SIGINT: stopping. No new device starts" in screen.text
-    assert re.search(r"^Interrupted by SIGINT: [1-9]\d* target\(s\) not started", screen.text, re.M), screen.text
-    assert "Traceback" not in screen.text and "MSP-000" not in screen.text
+    _stopped_by_ctrl_c(screen)
     assert re.search(r"DEVICE\s+CLIENT\s+STATUS", screen.text), screen.text  # the partial table is printed
     _readable(screen, ACME_NETWORK)
 
