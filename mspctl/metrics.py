@@ -20,7 +20,7 @@ What the figures mean (each is documented in docs/metrics.md):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from mspctl.history import ChainReport, RunRecord
+    from mspctl.reports.client import SlaPolicy
 
 TEXTFILE = "mspctl.prom"  # node_exporter's textfile collector reads `*.prom` only
 NO_CLIENT = "no-client"  # an asset without a NetBox tenant (mspctl.inventory.names spells it so)
@@ -75,6 +76,9 @@ HELP = {
                                              "succeeded.",
     "mspctl_runs_unfinished": "Run records of this kind for this client sealed as unfinished (a killed "
                               "process, an expired window), over the whole history.",
+    "mspctl_sla_breaches": "SLA breaches over the last 30 days by area: security updates not in "
+                           "effect within the client's tier's patch_days of becoming available (patch), drift not "
+                           "fixed within its drift_days (drift); counted as `mspctl report` counts them.",
     "mspctl_records_chain_ok": "1 when the run records' hash chain verifies (mspctl runs verify), 0 when a "
                                "record was changed, removed or inserted behind mspctl's back.",
 }
@@ -84,8 +88,10 @@ LABELS = {
     "mspctl_last_run_timestamp_seconds": ("kind", "client"),
     "mspctl_last_success_timestamp_seconds": ("kind", "client"),
     "mspctl_runs_unfinished": ("kind", "client"),
+    "mspctl_sla_breaches": ("client", "area"),
     "mspctl_records_chain_ok": (),
 }
+SLA_WINDOW = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -198,12 +204,14 @@ def _succeeded(record: RunRecord, statuses: Iterable[str]) -> bool:
 
 
 def compute(records: Iterable[RunRecord], chain: ChainReport, *, now: datetime, stale_after: timedelta,
-            clients: Collection[str] | None = None) -> Metrics:
+            clients: Collection[str] | None = None, policies: Mapping[str, SlaPolicy] | None = None,
+            default_policy: SlaPolicy | None = None) -> Metrics:
     """The metric families of `records` (any order), for `clients` (None: every client they name).
 
     Pure: no I/O. `now` and `stale_after` decide which host evidence is STALE; `chain` is the
     history store's verify report. A result whose client cannot be found is counted in
-    `Metrics.unattributed` and nowhere else."""
+    `Metrics.unattributed` and nowhere else. `policies`: each client's SLA (its tier's days), else
+    `default_policy`; without either, no SLA series."""
     ordered = sorted(records, key=_order)
     who = _Attribution(ordered)
     now = _utc(now)
@@ -253,9 +261,24 @@ def compute(records: Iterable[RunRecord], chain: ChainReport, *, now: datetime, 
                {k: v for k, v in sorted(last_ok.items()) if keep(k[1])}),
         Family("mspctl_runs_unfinished", HELP["mspctl_runs_unfinished"], LABELS["mspctl_runs_unfinished"],
                {k: float(v) for k, v in sorted(unfinished.items()) if keep(k[1])}),
+        _sla_family(ordered, sorted({c for _, c in last_run if keep(c)}), now, policies or {}, default_policy),
         Family("mspctl_records_chain_ok", HELP["mspctl_records_chain_ok"], (), {(): 1.0 if chain.ok else 0.0}),
     ]
     return Metrics(families, sorted({c for _, c in last_run if keep(c)}), chain, unattributed)
+
+
+def _sla_family(records: list[RunRecord], clients: list[str], now: datetime, policies: Mapping[str, SlaPolicy],
+                default: SlaPolicy | None) -> Family:
+    from mspctl.reports.client import sla_breaches
+
+    samples: dict[tuple[str, ...], float] = {}
+    for client in clients:
+        policy = policies.get(client, default)
+        if policy is None:
+            continue
+        for area, n in sla_breaches(records, client, now - SLA_WINDOW, now, policy).items():
+            samples[(client, area)] = float(n)
+    return Family("mspctl_sla_breaches", HELP["mspctl_sla_breaches"], LABELS["mspctl_sla_breaches"], samples)
 
 
 def _states(name: str, found: Iterable[tuple[str, str]], known: tuple[str, ...],
@@ -273,7 +296,8 @@ def _states(name: str, found: Iterable[tuple[str, str]], known: tuple[str, ...],
 
 
 def collect(location: Path | str, *, stale_after: timedelta, clients: Collection[str] | None = None,
-            now: datetime | None = None) -> Metrics:
+            now: datetime | None = None, policies: Mapping[str, SlaPolicy] | None = None,
+            default_policy: SlaPolicy | None = None) -> Metrics:
     """The metrics of the run records at `location` (a SQLite path or a database URL): every
     record, and the chain's verify report. Raises the store's errors (MSP-REC-*)."""
     from mspctl.history import RunQuery
@@ -285,7 +309,8 @@ def collect(location: Path | str, *, stale_after: timedelta, clients: Collection
         chain = store.verify()
     finally:
         store.close()
-    return compute(records, chain, now=now or datetime.now(UTC), stale_after=stale_after, clients=clients)
+    return compute(records, chain, now=now or datetime.now(UTC), stale_after=stale_after, clients=clients,
+                   policies=policies, default_policy=default_policy)
 
 
 def _registry(metrics: Metrics) -> CollectorRegistry:

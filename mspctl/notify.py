@@ -9,6 +9,10 @@ Events:
   `incomplete` (the canary and failure-share gates only stop a window on such hosts).
 - **a refused patch window**: outside its maintenance window, or another window holds the
   client's lock (exit 6); nothing was touched, so the window itself has no run record.
+- **an SLA breach** (after a drift audit or a patch window): a breach of the client's SLA over
+  the last 30 days, counted as `mspctl report` counts them (docs/reports.md), that no earlier
+  notification named. The client's tier comes from the cached inventory (the default tier's
+  days when it cannot be read).
 
 What is sent is decided from the run records (`mspctl.records`), so it is the same whichever
 command or process wrote them. Every text passes through the config scrubber
@@ -39,11 +43,12 @@ from mspctl.secrets import scrub
 if TYPE_CHECKING:
     from mspctl.errors import MspctlError
     from mspctl.records import RecordStore, RunRecord
+    from mspctl.reports.client import SlaPolicy
     from mspctl.settings import Settings
 
 log = logging.getLogger(__name__)
 
-EventKind = Literal["new-drift", "window-failed", "window-refused"]
+EventKind = Literal["new-drift", "window-failed", "window-refused", "sla-breach"]
 NotifyType = Literal["info", "warning", "failure"]
 # Lines of one feature's finding quoted in a message; the record has them all.
 MAX_LINES = 5
@@ -62,6 +67,7 @@ class Notice:
     title: str
     body: str
     notify_type: NotifyType = "warning"
+    keys: tuple[str, ...] = ()  # what it is about, for the next run to tell old news from new (SLA breaches)
 
 
 @dataclass(frozen=True)
@@ -210,6 +216,77 @@ def refused_notice(client: str, error: MspctlError) -> Notice:
                   _clean(f"mspctl: patch window refused for {client}"), _clean("\n".join(body)), "failure")
 
 
+# -- deciding: SLA breaches ---------------------------------------------------------------------
+
+SLA_WINDOW_DAYS = 30
+
+
+def _breach_key(area: str, b: dict[str, Any]) -> str:
+    return "|".join(str(x) for x in (area, b["target"], b.get("feature") or b.get("package"),
+                                    b.get("first_seen") or b.get("available_at")))
+
+
+def _told(store: RecordStore, client: str) -> set[str]:
+    """The SLA breaches earlier notifications named for `client` (sent to at least one URL)."""
+    from mspctl.history import RunQuery
+
+    out: set[str] = set()
+    for r in store.find(RunQuery(kind="notify", client=client)):
+        for _status, data in r.results.values():
+            if data.get("event") == "sla-breach" and data.get("client") == client and data.get("sent"):
+                out.update(data.get("keys") or ())
+    return out
+
+
+def _policy(settings: Settings, client: str) -> SlaPolicy:
+    from mspctl.reports.client import SlaPolicy
+
+    tier: str | None = None
+    with contextlib.suppress(Exception):  # the tier is the cache's; without one, the default days
+        from mspctl.inventory.service import open_inventory
+
+        known = {c.slug: c for c in open_inventory(settings, offline=True).clients("offline")}
+        raw = known[client].custom_fields.get("sla_tier") if client in known else None
+        tier = str(raw) if raw else None
+    name, patch_days, drift_days = settings.sla.for_tier(tier)
+    return SlaPolicy(name, patch_days, drift_days)
+
+
+def sla_notices(settings: Settings, store: RecordStore, record: RunRecord, now: datetime | None = None) -> list[Notice]:
+    """One notice per client of `record` with SLA breaches no earlier notification named, as the
+    records stood when `record` was written (default)."""
+    from datetime import timedelta
+
+    from mspctl.history import RunQuery
+    from mspctl.reports.client import sla_of
+
+    now = now or (record.finished_at if record.finished_at.tzinfo else record.finished_at.replace(tzinfo=UTC))
+    out = []
+    for client in sorted(record.clients()):
+        policy = _policy(settings, client)
+        sla = sla_of(store.find(RunQuery(client=client)), client, now - timedelta(days=SLA_WINDOW_DAYS), now, policy)
+        told = _told(store, client)
+        new = [(area, b) for area in ("patch", "drift") for b in sla[area]["breaches"]
+               if _breach_key(area, b) not in told]
+        if not new:
+            continue
+        days = {"patch": policy.patch_days, "drift": policy.drift_days}
+        body = [f"client: {client}", f"run: {record.id} ({record.kind})",
+                f"SLA tier {policy.tier}: security updates in effect within {policy.patch_days} days, "
+                f"drift fixed within {policy.drift_days} days", f"{len(new)} new breach(es):"]
+        for area, b in new[:20]:
+            what = b.get("package") or b.get("feature")
+            state = f"done {b['fixed']}" if b.get("fixed") else "still open"
+            body.append(f"  - {b['name']}: {area} {what}: {b['days']} days (allowed {days[area]}), {state}")
+        if len(new) > 20:
+            body.append(f"  ... and {len(new) - 20} more")
+        body.append(f"look: mspctl report --client {client}")
+        out.append(Notice(client, "sla-breach", record.id, record.kind,
+                          _clean(f"mspctl: {len(new)} SLA breach(es) for {client}"), _clean("\n".join(body)),
+                          "failure", tuple(_breach_key(a, b) for a, b in new)))
+    return out
+
+
 # -- sending and recording -----------------------------------------------------------------------
 
 Sender = Callable[[str, Notice], str | None]  # (Apprise URL, notice) -> None when sent, else why not
@@ -252,7 +329,8 @@ def record_deliveries(store: RecordStore, deliveries: Sequence[Delivery], starte
         n = d.notice
         results[f"{n.client}:{n.event}"] = ("sent" if d.ok else "failed", {
             "client": n.client, "event": n.event, "run": n.run_id, "run_kind": n.run_kind, "title": n.title,
-            "body": n.body, "sent": d.sent, "failed": [{"url": u, "error": e} for u, e in d.failed]})
+            "body": n.body, "sent": d.sent, "failed": [{"url": u, "error": e} for u, e in d.failed],
+            **({"keys": list(n.keys)} if n.keys else {})})
     summary = {"sent": sum(d.ok for d in deliveries), "failed": sum(not d.ok for d in deliveries)}
     store.save(RunRecord(run_id, "notify", started, datetime.now(UTC),
                          {"run": about, "run_kind": about_kind}, summary, results))
@@ -298,7 +376,8 @@ def after_drift(settings: Settings, run_id: str, sender: Sender | None = None,
         started = datetime.now(UTC)
         s = store or RecordStore(settings.records_location)
         record = s.get(run_id)
-        return _finish(settings, drift_notices(s, record), started, run_id, "drift", sender, s)
+        notices = drift_notices(s, record) + sla_notices(settings, s, record)
+        return _finish(settings, notices, started, run_id, "drift", sender, s)
     return _guarded(f"run {run_id}", work)
 
 
@@ -307,8 +386,13 @@ def after_window(settings: Settings, record: RunRecord, sender: Sender | None = 
     """Notify the client of a failed patch window (`record`: the window's run record). Never raises."""
     if not settings.notify.urls:
         return NotifyResult()
-    return _guarded(f"run {record.id}", lambda: _finish(settings, window_notices(record), datetime.now(UTC),
-                                                        record.id, record.kind, sender, store))
+    def work() -> NotifyResult:
+        from mspctl.records import RecordStore
+
+        s = store or RecordStore(settings.records_location)
+        notices = window_notices(record) + sla_notices(settings, s, record)
+        return _finish(settings, notices, datetime.now(UTC), record.id, record.kind, sender, s)
+    return _guarded(f"run {record.id}", work)
 
 
 def after_refused_window(settings: Settings, client: str, error: MspctlError, sender: Sender | None = None,

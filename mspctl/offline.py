@@ -24,8 +24,11 @@ WORKS_OFFLINE: dict[str, str] = {
     "runs export": "the run records only",
     "runs verify": "the run records only",
     "metrics": "the run records only",
+    "report": "the run records, the cached inventory (asset summary) and inventory/exceptions.yml",
+    "status": "the run records and the cached inventory",
     "patch baselines": "the baseline files only",
     "settings show": "the settings only",
+    "init": "mspctl's own example files only (it writes a new repository and never reads NetBox)",
 }
 
 _CONTEXTS = "each device's config context and interfaces (with their addresses) are read live from NetBox"

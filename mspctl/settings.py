@@ -126,6 +126,31 @@ class PatchSettings:
     known_hosts: Path = field(default_factory=lambda: _default_state_dir() / "known_hosts")
 
 
+_DEFAULT_TIERS: Mapping[str, Mapping[str, int]] = {
+    "gold": {"patch_days": 7, "drift_days": 2},
+    "silver": {"patch_days": 14, "drift_days": 7},
+    "bronze": {"patch_days": 30, "drift_days": 14},
+}
+
+
+@dataclass(frozen=True)
+class SlaSettings:
+    """How fast each SLA tier (a NetBox tenant's ``sla_tier``) wants security updates in effect
+    (`patch_days` after they became available) and drift fixed (`drift_days` after it was found);
+    a client without a known tier gets the defaults (docs/reports.md)."""
+
+    patch_days: int = 14
+    drift_days: int = 7
+    tiers: Mapping[str, Mapping[str, int]] = field(default_factory=lambda: dict(_DEFAULT_TIERS))
+
+    def for_tier(self, tier: str | None) -> tuple[str, int, int]:
+        """(tier name, patch days, drift days); an unknown or missing tier: ``default``."""
+        spec = self.tiers.get(tier or "")
+        if spec is None:
+            return "default", self.patch_days, self.drift_days
+        return str(tier), int(spec.get("patch_days", self.patch_days)), int(spec.get("drift_days", self.drift_days))
+
+
 @dataclass(frozen=True)
 class Settings:
     netbox: NetBoxSettings = field(default_factory=NetBoxSettings)
@@ -140,6 +165,7 @@ class Settings:
     render: RenderSettings = field(default_factory=RenderSettings)
     records: RecordsSettings = field(default_factory=RecordsSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
+    sla: SlaSettings = field(default_factory=SlaSettings)
     sources: tuple[str, ...] = ()  # the files and variables that were read, for `mspctl settings show`
 
     def path(self, p: Path) -> Path:
@@ -200,6 +226,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "render": {"template_timeout": (int, float, str), "max_output_bytes": int, "max_loop_iterations": int},
     "records": {"url": str},
     "notify": {"urls": list},
+    "sla": {"patch_days": int, "drift_days": int, "tiers": dict},
 }
 
 
@@ -283,6 +310,8 @@ def read_file(path: Path) -> dict[str, Any]:
             if section == "push" and not _push_value_ok(key, item):
                 raise ConfigError(f"{path}:{line}: push.{key} = {item!r} is out of range",
                                   hint="revert_minutes: 1 to 120; max_remove_share: 0 to 1")
+            if (section, key) == ("sla", "tiers") and isinstance(item, dict):
+                _check_tiers(path, text, item)
             if (section, key) in (("cache", "ttl"), ("patch", "stale_after")) and isinstance(item, int | str):
                 value[key] = parse_duration(item, f"{path}:{line}: {section}.{key}")  # _SCHEMA: (int, str)
     render = data.get("render", {})
@@ -298,6 +327,21 @@ def read_file(path: Path) -> dict[str, Any]:
     if "urls" in data.get("notify", {}):
         _check_notify_urls(path, text, data["notify"]["urls"])
     return data
+
+
+def _check_tiers(path: Path, text: str, tiers: dict[str, Any]) -> None:
+    """``[sla.tiers.<name>]`` tables of ``patch_days`` / ``drift_days`` (whole days, 0 to 3650)."""
+    for name, spec in tiers.items():
+        line = _line_of(text, name, "sla.tiers")
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{path}:{line}: sla.tiers.{name} must be a table of patch_days and drift_days")
+        for key, days in spec.items():
+            kline = _line_of(text, key, f"sla.tiers.{name}")
+            if key not in ("patch_days", "drift_days"):
+                raise ConfigError(f"{path}:{kline}: unknown key sla.tiers.{name}.{key}",
+                                  hint="known: drift_days, patch_days")
+            if not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= 3650:
+                raise ConfigError(f"{path}:{kline}: sla.tiers.{name}.{key} must be whole days, 0 to 3650")
 
 
 def _notify_label(index: int, url: str) -> str:
@@ -343,6 +387,7 @@ _RANGES: dict[tuple[str, str], tuple[float, float | None]] = {
     ("patch", "max_fail_percent"): (0, 100),
     ("render", "template_timeout"): (0.1, 3600), ("render", "max_output_bytes"): (1000, 1_000_000_000),
     ("render", "max_loop_iterations"): (1000, None),
+    ("sla", "patch_days"): (0, 3650), ("sla", "drift_days"): (0, 3650),
 }
 
 
@@ -391,6 +436,11 @@ def _env_bool(name: str, value: str) -> bool:
     if v in _FALSE:
         return False
     raise ConfigError(f"environment {name}={value!r}: expected true or false")
+
+
+def _sla(data: Mapping[str, Any]) -> SlaSettings:
+    tiers = {**_DEFAULT_TIERS, **{k: dict(v) for k, v in (data.get("tiers") or {}).items()}}
+    return SlaSettings(**{k: v for k, v in data.items() if k != "tiers"}, tiers=tiers)
 
 
 def load_settings(
@@ -543,5 +593,6 @@ def load_settings(
         render=RenderSettings(**data.get("render", {})),
         records=RecordsSettings(**data.get("records", {})),
         notify=NotifySettings(urls=tuple(data.get("notify", {}).get("urls", ()))),
+        sla=_sla(data.get("sla", {})),
         sources=tuple(sources),
     )

@@ -9,9 +9,13 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from click.testing import CliRunner, Result
+
+if TYPE_CHECKING:
+    from lab.browser import PageResult
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -209,6 +213,35 @@ def patch(mspctl: Invoke, lab_servers: LabServers, patch_home: Path) -> Iterator
                                   "XDG_STATE_HOME": str(patch_home / "state"), **(env or {})}, input=input)
 
     yield invoke
+
+
+ARTIFACTS = Path(os.environ.get("MSPCTL_TEST_ARTIFACTS", REPO / "out" / "test-artifacts"))
+
+
+@dataclass(frozen=True)
+class Chromium:
+    """Debian's headless Chromium (lab/browser.py); each page's screenshot is kept under `artifacts`."""
+
+    artifacts: Path
+
+    def open(self, page: Path, name: str, selectors: tuple[str, ...] = ()) -> PageResult:
+        """Open a local HTML file; its screenshot is `<artifacts>/<name>.png`."""
+        from lab.browser import open_report
+
+        return open_report(page, self.artifacts / f"{name}.png", selectors)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Chromium:
+    """Headless Chromium with the network blocked, installed from Debian's packages once per session."""
+    from lab.browser import ensure_chromium
+
+    try:
+        ensure_chromium()
+    except SystemExit as exc:  # the lab's installs report failures as SystemExit
+        pytest.fail(str(exc), pytrace=False)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return Chromium(ARTIFACTS)
 
 
 def wait_until(check: Callable[[], bool], what: str, deadline: float = 60.0) -> None:

@@ -282,6 +282,64 @@ def test_a_record_inserted_behind_mspctls_back_is_named(backend: Backend) -> Non
     assert report.reason and "not in the chain" in report.reason
 
 
+# -- provenance ---------------------------------------------------------------------------------
+META = {"who": {"user": "alice", "host": "ws1"}, "command": "mspctl drift -c acme",
+        "versions": {"mspctl": "0.1.0", "repository": "git:" + "a" * 40}}
+
+
+def test_provenance_is_kept_and_chained_and_a_record_without_it_hashes_as_before(backend: Backend) -> None:
+    from dataclasses import replace
+
+    from mspctl.history import chain
+
+    store = HistoryStore(backend.location)
+    store.save(record("drift-old"))  # no provenance: no run_meta row, the content as before 0003
+    store.save(replace(record("drift-new", at=NOW + timedelta(hours=1)), meta=META))
+    assert HistoryStore(backend.location).get("drift-new").meta == META
+    assert store.get("drift-old").meta == {}
+    assert [r for (r,) in backend.raw("SELECT run_id FROM run_meta")] == ["drift-new"]
+    run = dict(zip(("id", "kind", "started_at", "finished_at", "params", "summary"), backend.raw(
+        "SELECT id, kind, started_at, finished_at, params, summary FROM runs WHERE id = %s", ("drift-old",))[0],
+        strict=True))
+    rows = [tuple(r) for r in backend.raw("SELECT target, status, data FROM results WHERE run_id = %s",
+                                          ("drift-old",))]
+    old = store.link("drift-old")
+    assert old is not None and old.content_hash == chain.content_hash(run, rows)  # type: ignore[arg-type]
+    assert store.verify().ok
+    # The provenance is part of the record's content: editing it breaks the chain at that run.
+    backend.unprotect("run_meta")
+    backend.raw("UPDATE run_meta SET meta = %s WHERE run_id = 'drift-new'",
+                (json.dumps({**META, "who": {"user": "mallory", "host": "ws1"}}),))
+    report = store.verify()
+    assert (report.ok, report.broken_run) == (False, "drift-new")
+    assert report.reason and "changed after it was written" in report.reason
+    backend.raw("DELETE FROM run_meta WHERE run_id = 'drift-new'")  # and so does removing it
+    assert (store.verify().ok, store.verify().broken_run) == (False, "drift-new")
+
+
+def test_provenance_is_scrubbed_as_it_is_written(backend: Backend) -> None:
+    from dataclasses import replace
+
+    store = HistoryStore(backend.location)
+    meta = {**META, "who": {"ci": "gitlab", "job": "7", "url": "https://bot:Hunter2Pass@ci.example.net/j/7"},
+            "command": "mspctl --netbox-token nbt_abcdefgh.ijklmnop drift"}
+    store.save(replace(record("drift-s"), meta=meta))
+    stored = backend.raw("SELECT meta FROM run_meta WHERE run_id = %s", ("drift-s",))[0][0]
+    assert "Hunter2Pass" not in stored and "ijklmnop" not in stored
+    assert "ci.example.net/j/7" in stored and "mspctl --netbox-token" in stored
+
+
+def test_a_sealed_run_keeps_the_provenance_of_its_start(backend: Backend) -> None:
+    HistoryStore(backend.location)
+    owner = {**json.loads(dead_owner()), "meta": META}
+    backend.raw("INSERT INTO run_starts VALUES ('push-m', 'push', %s, '{}', %s)", (NOW.isoformat(), json.dumps(owner)))
+    store = HistoryStore(backend.location)
+    got = store.get("push-m")
+    assert got.meta["command"] == META["command"] and got.meta["who"] == META["who"]
+    assert got.meta["sealed_by"]["host"] == socket.gethostname()
+    assert store.verify().ok
+
+
 # -- concurrency --------------------------------------------------------------------------------
 _WRITER = """
 import sys
@@ -321,3 +379,38 @@ def test_threads_and_processes_write_one_history(backend: Backend) -> None:
     assert backend.raw("SELECT count(*) FROM journal")[0][0] == 60
     seqs = [s for (s,) in backend.raw("SELECT seq FROM run_chain ORDER BY seq")]
     assert seqs == list(range(1, 61))
+
+
+# -- one streamed pass: the records and the chain's verdict (mspctl.history.walk) ----------------
+
+_TAMPERING = {
+    "none": [],
+    "edited result": ["UPDATE results SET status = 'compliant' WHERE run_id = 'drift-2' AND target = 'device:2'"],
+    "deleted result": ["DELETE FROM results WHERE run_id = 'drift-1' AND target = 'device:1'"],
+    "deleted record": ["DELETE FROM results WHERE run_id = 'drift-1'", "DELETE FROM run_chain WHERE run_id = 'drift-1'",
+                       "DELETE FROM runs WHERE id = 'drift-1'"],
+    "forged record": ["INSERT INTO runs VALUES ('drift-forged', 'drift', '2026-01-01', '2026-01-01', '{}', '{}')"],
+}
+
+
+@pytest.mark.parametrize("tampering", sorted(_TAMPERING))
+def test_a_chain_walk_yields_every_record_and_verifies_as_verify_does(backend: Backend, tampering: str) -> None:
+    from mspctl.history.walk import ChainWalk
+
+    store = HistoryStore(backend.location)
+    for i in range(5):
+        store.save(record(f"drift-{i}", at=NOW + timedelta(hours=i)))
+    for table in ("results", "run_chain", "runs"):
+        backend.unprotect(table)
+    for sql in _TAMPERING[tampering]:
+        backend.raw(sql)
+    walk = ChainWalk(store, chunk=2)  # several chunks
+    walked = list(walk)
+    assert walk.report == store.verify()
+    assert walk.report.ok == (tampering == "none")
+    found = {r.id: r for r in store.find(RunQuery())}
+    assert [r.id for r in walked] == [f"drift-{i}" for i in range(5) if f"drift-{i}" in found]
+    for r in walked:
+        assert (r.kind, r.started_at, r.finished_at, r.params, r.summary, r.results) == \
+            (found[r.id].kind, found[r.id].started_at, found[r.id].finished_at, found[r.id].params,
+             found[r.id].summary, found[r.id].results)

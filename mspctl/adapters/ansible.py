@@ -128,7 +128,10 @@ class AnsibleRunner:
     """Runs the patch playbooks in ``playbook_dir`` through ansible-runner.
 
     ``playbook_dir``'s parent is the MSP repository: its ``ansible.cfg`` and ``plugins/modules``
-    (the ``mspctl_*`` modules) are used. ``forks`` bounds the hosts worked on at once. With
+    (the ``mspctl_*`` modules) are used. ``product`` is a folder laid out the same way
+    (``playbooks/``, ``plugins/modules/``; mspctl's own files, `mspctl.product.root`): a playbook
+    the repository does not have is run from there, and its modules come after the repository's
+    (Ansible takes a module from the first folder that has it). ``forks`` bounds the hosts worked on at once. With
     ``ssh_config``, every host without its own ``ansible_ssh_common_args`` is reached with ``ssh -F
     <ssh_config>`` and host keys are checked as that file says (Ansible's own checking stays on).
     ``timeout`` (seconds) bounds a whole run (ansible-runner checks it every few seconds); hosts that
@@ -142,6 +145,7 @@ class AnsibleRunner:
     ssh_config: Path | None = None
     timeout: int | None = None
     env: Mapping[str, str] | None = None
+    product: Path | None = None
     # SSH master connections live here across this runner's runs (a scan, then the apply of the
     # same hosts, reuses them, as plain Ansible does within ControlPersist); `close` ends them.
     _control_dir: Path | None = field(default=None, init=False, repr=False)
@@ -238,7 +242,7 @@ class AnsibleRunner:
         venv_bin = str(Path(sys.executable).parent)
         env = {
             "PATH": os.pathsep.join([venv_bin, os.environ.get("PATH", os.defpath)]),
-            "ANSIBLE_LIBRARY": str(repo / "plugins" / "modules"),
+            "ANSIBLE_LIBRARY": os.pathsep.join(str(d) for d in self._module_dirs()),
             "ANSIBLE_LOCAL_TEMP": str(private / "tmp"),  # removed with the run: module copies, no facts left
             "ANSIBLE_RETRY_FILES_ENABLED": "False",
             "ANSIBLE_NOCOLOR": "1",
@@ -258,12 +262,31 @@ class AnsibleRunner:
         env.update(self.env or {})
         return env
 
+    def _module_dirs(self) -> list[Path]:
+        """The repository's ``plugins/modules``, then the product's: those that exist (the
+        repository's alone when neither does)."""
+        dirs = [self.playbook_dir.resolve().parent / "plugins" / "modules"]
+        if self.product is not None:
+            dirs.append(self.product / "plugins" / "modules")
+        return [d for d in dirs if d.is_dir()] or dirs[:1]
+
+    def _playbook(self, playbook: str) -> Path:
+        """The repository's ``playbook`` when it has one, else the product's; AnsibleError if neither."""
+        own = self.playbook_dir.resolve() / playbook
+        if own.is_file() or self.product is None:
+            if not own.is_file():
+                raise AnsibleError(f"playbook {own} not found",
+                                   hint="set [patch] playbooks to the repository's playbooks/ directory")
+            return own
+        packaged = self.product / "playbooks" / playbook
+        if not packaged.is_file():
+            raise AnsibleError(f"playbook {playbook} not found in {own.parent} nor in mspctl's own {packaged.parent}",
+                               hint="reinstall mspctl, or put the playbook in [patch] playbooks")
+        return packaged
+
     def _run(self, playbook: str, inventory: dict[str, Any], hosts: Sequence[str],
              on_event: Callable[[HostEvent], None] | None) -> _Run:
-        path = self.playbook_dir.resolve() / playbook
-        if not path.is_file():
-            raise AnsibleError(f"playbook {path} not found",
-                               hint="set [patch] playbooks to the repository's playbooks/ directory")
+        path = self._playbook(playbook)
         run = _Run(hosts={h: _HostRecord() for h in hosts})
         private = Path(tempfile.mkdtemp(prefix="mspctl-ansible-"))  # mode 0700
         try:

@@ -44,16 +44,24 @@ _LOG_FORMAT = "--format=%x1e%H%n%B%x1f"
 _HUNK = re.compile(r"@@ -\d+(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
 
-class GitRepo:
-    def __init__(self, path: Path) -> None:
-        self.path = path
+MSPCTL_IDENTITY = ("mspctl", "mspctl@localhost")
 
-    @staticmethod
-    def _env() -> dict[str, str]:
+
+class GitRepo:
+    def __init__(self, path: Path, identity: tuple[str, str] | None = MSPCTL_IDENTITY) -> None:
+        """`identity` is the (name, e-mail) of the commits made here (mspctl's own for backups);
+        None: git's configuration decides (the user's, for an MSP repository)."""
+        self.path = path
+        self.identity = identity
+
+    def _env(self) -> dict[str, str]:
         # Literal pathspecs: a backup's file name is never read as a glob or a `:(magic)` pathspec.
-        return dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_LITERAL_PATHSPECS="1", GIT_AUTHOR_NAME="mspctl",
-                    GIT_AUTHOR_EMAIL="mspctl@localhost", GIT_COMMITTER_NAME="mspctl",
-                    GIT_COMMITTER_EMAIL="mspctl@localhost")
+        env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_LITERAL_PATHSPECS="1")
+        if self.identity is not None:
+            name, email = self.identity
+            env.update(GIT_AUTHOR_NAME=name, GIT_AUTHOR_EMAIL=email, GIT_COMMITTER_NAME=name,
+                       GIT_COMMITTER_EMAIL=email)
+        return env
 
     def _git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         try:
@@ -76,6 +84,21 @@ class GitRepo:
             return
         self._git("init", "-q", "-b", "main", "--shared=0600")
 
+    def init_shared(self) -> bool:
+        """`git init` (branch main) unless `path` is a repository already; True when it made one.
+        Unlike `ensure`, files keep the user's umask: this is a repository to share (an MSP's)."""
+        if (self.path / ".git").exists():
+            return False
+        self._git("init", "-q", "-b", "main")
+        return True
+
+    def user_identity(self) -> tuple[str, str] | None:
+        """git's configured user.name and user.email here (local, global or system config); None
+        when either is missing."""
+        name = self._git("config", "--get", "user.name", check=False).stdout.strip()
+        email = self._git("config", "--get", "user.email", check=False).stdout.strip()
+        return (name, email) if name and email else None
+
     @property
     def lock_path(self) -> Path:
         """The file `locked` holds: beside the repository (it exists before the repository does)."""
@@ -96,6 +119,23 @@ class GitRepo:
     def head(self) -> str | None:
         out = self._git("rev-parse", "--verify", "-q", "HEAD", check=False)
         return out.stdout.strip() if out.returncode == 0 else None
+
+    def work_tree_state(self) -> tuple[str, bool] | None:
+        """(HEAD's full commit id, whether tracked files have uncommitted changes) when `path` is
+        inside a git work tree with a commit; None otherwise (not a repository, no commit yet,
+        git missing or refusing it). Reads only: no optional locks, so a concurrent git is never
+        blocked by an index refresh."""
+        try:
+            inside = self._git("rev-parse", "--is-inside-work-tree", check=False)
+            if inside.returncode != 0 or inside.stdout.strip() != "true":
+                return None
+            commit = self.head()
+            if commit is None:
+                return None
+            status = self._git("--no-optional-locks", "status", "--porcelain", "--untracked-files=no", check=False)
+        except (GitError, OSError, subprocess.SubprocessError):
+            return None
+        return commit, status.returncode != 0 or bool(status.stdout.strip())
 
     def committed(self, relpath: str) -> str | None:
         """`relpath` as the last commit has it (None: not in HEAD, or no commit yet)."""

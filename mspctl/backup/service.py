@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mspctl.adapters.git import GitRepo
 from mspctl.adapters.netmiko import DeviceSession, DeviceTarget
@@ -32,7 +32,11 @@ from mspctl.model import Asset
 from mspctl.records import RecordStore, RunRecord, new_run_id
 from mspctl.secrets import scrub
 
+if TYPE_CHECKING:
+    from mspctl.run import Run
+
 BackupStatus = Literal["changed", "unchanged", "new", "failed", "skipped"]
+STATUSES: tuple[BackupStatus, ...] = ("new", "changed", "unchanged", "failed", "skipped")
 
 
 @dataclass
@@ -56,6 +60,29 @@ class BackupRun:
     repo: Path
     summary: dict[str, int] = field(default_factory=dict)
     interrupted: str = ""  # the signal that stopped the run, if one did
+
+    def to_run(self, names: dict[str, str] | None = None) -> Run:
+        """The one run value (`mspctl.run`): a result per device; `names`: the name each is
+        printed by (the inventory's, which `-l` takes back), by NetBox key."""
+        from mspctl.run import TargetResult as Result
+        from mspctl.run import new_run
+
+        names = names or {}
+        devices: list[dict[str, Any]] = [
+            {"device": d.asset.name, "id": d.asset.key, "name": names.get(d.asset.key, d.asset.name),
+             "client": d.asset.client, "status": d.status, "path": d.path, "error": d.error,
+             "error_code": d.error_code, "attempts": d.attempts, "seconds": round(d.duration, 2)}
+            for d in self.devices]
+        outcome = {"new": "ok", "changed": "ok", "unchanged": "ok", "failed": "failed", "skipped": "skipped"}
+        return new_run(self.run_id, "backup", self.started_at, self.finished_at, [
+            Result(d.asset.key, data["name"], d.asset.client, d.status, outcome[d.status],  # type: ignore[arg-type]
+                   changed=d.status in ("new", "changed"), error=d.error, error_code=d.error_code,
+                   duration=d.duration, data=data)
+            for d, data in zip(self.devices, devices, strict=True)],
+            interrupted=self.interrupted, params={"repo": str(self.repo), "commit": self.commit},
+            summary_keys=STATUSES, document={"run_id": self.run_id, "commit": self.commit, "repo": str(self.repo),
+                                             "summary": self.summary, "interrupted": self.interrupted or None,
+                                             "devices": devices})
 
 
 def backup_file(repo: Path, asset: Asset, shared: bool = False) -> Path:
@@ -147,7 +174,7 @@ def _store(assets: Sequence[Asset], results: dict[str, TargetResult[str]], unrea
         if not dest.exists() or dest.read_text(encoding="utf-8") != text:
             write_atomic(dest, text)
         devices.append(DeviceBackup(asset, status, rel, duration=res.duration, attempts=res.attempts))
-    summary = {s: sum(d.status == s for d in devices) for s in ("new", "changed", "unchanged", "failed", "skipped")}
+    summary: dict[str, int] = {s: sum(d.status == s for d in devices) for s in STATUSES}
     message = (f"backup {run_id}: {summary['new']} new, {summary['changed']} changed, "
                f"{summary['unchanged']} unchanged, {summary['failed']} failed" +
                (f"; interrupted by {interrupted}, {summary['skipped']} skipped" if interrupted else "") + "\n\n" +

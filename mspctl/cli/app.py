@@ -40,6 +40,7 @@ class App:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(self.config_file, overrides=self.overrides)
+            _use_repository(self._settings)
             if not self._settings.netbox.verify_tls:
                 click.echo("Warning: TLS certificate verification is OFF for NetBox (--insecure).", err=True)
         return self._settings
@@ -95,6 +96,15 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
+def _use_repository(settings: Settings) -> None:
+    """The MSP repository this run reads, for its records' provenance (`mspctl.provenance`)."""
+    from mspctl import provenance
+
+    provenance.use_repository(settings.repo, [settings.path(settings.config.templates),
+                                              settings.path(settings.config.features),
+                                              settings.path(settings.patch.baselines), settings.clients_path])
+
+
 def output_option[F: Callable[..., Any]](func: F) -> F:
     """`-o/--output` on a subcommand, overriding the global one."""
 
@@ -107,7 +117,18 @@ def output_option[F: Callable[..., Any]](func: F) -> F:
 
 
 class MspctlGroup(click.Group):
-    """Turns every `MspctlError` into one clear line on stderr and its exit code."""
+    """Turns every `MspctlError` into one clear line on stderr and its exit code, and opens the
+    process's run context (`mspctl.provenance`: the command line every record carries)."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, *rest: Any, **kwargs: Any) -> Any:
+        from mspctl import provenance
+
+        argv = list(sys.argv[1:] if args is None else args)
+        provenance.begin(["mspctl", *argv])
+        try:
+            return super().main(args, prog_name, *rest, **kwargs)
+        finally:
+            provenance.end()  # a test's next invocation, or library use after it, starts clean
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

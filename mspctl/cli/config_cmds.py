@@ -9,9 +9,15 @@ import click
 
 from mspctl.cli.app import App, output_option, pass_app
 from mspctl.cli.inventory import build_filter, scope_options
-from mspctl.cli.output import echo_line, exit_if_interrupted, exit_if_nothing_checked, render
-from mspctl.errors import ExitCode, RunInterrupted
+from mspctl.cli.output import echo_line, exit_if_nothing_checked, render
+from mspctl.errors import ExitCode
 from mspctl.offline import refuse_offline
+from mspctl.reports.present import finish, present
+from mspctl.run import FailOn, Run
+
+# What makes a run command exit non-zero: a failed device (3); a backup that backed up nothing (7).
+BACKUP_FAILS_ON = FailOn(findings=False)
+PUSH_FAILS_ON = FailOn(findings=False, nothing_checked=False)
 
 
 @click.group("config")
@@ -102,26 +108,12 @@ def backup_cmd(app: App, /, **flt: Any) -> None:
     assets = network_devices(inventory, build_filter(**flt), app.mode, PlatformMap(s.platforms))
     targets, unreachable = plan(s, inventory, assets)
     with graceful_stop(READ_ONLY) as stop, app.device_progress("backing up") as on_event:
-        run = run_backup(assets, targets, unreachable, GitRepo(s.path(s.config.backups)), executor_for(s, spread=True),
-                         RecordStore(s.records_location), on_event=on_event, stop=stop,
-                         shared=inventory.shared_in_client(app.mode))
-    names = inventory.names(app.mode)  # what the table prints can be given back to -l
-    devices = [{"device": d.asset.name, "id": d.asset.key, "name": names.get(d.asset.key, d.asset.name),
-                "client": d.asset.client, "status": d.status, "path": d.path,
-                "error": d.error, "error_code": d.error_code, "attempts": d.attempts,
-                "seconds": round(d.duration, 2)} for d in run.devices]
-    data = {"run_id": run.run_id, "commit": run.commit, "repo": str(run.repo), "summary": run.summary,
-            "interrupted": run.interrupted or None, "devices": devices}
-    render(data, app.output, rows=devices, columns=[
-        ("name", "DEVICE"), ("client", "CLIENT"), ("status", "STATUS"), ("path", "FILE"), ("error", "ERROR")],
-        footer=f"run {run.run_id}: " + ", ".join(f"{v} {k}" for k, v in run.summary.items() if v) +
-        (f"; commit {run.commit[:10]}" if run.commit else "; no changes, no commit"))
-    exit_if_interrupted(run.interrupted, run.run_id,
-                        sum(d.error_code == RunInterrupted.code for d in run.devices))
-    exit_if_nothing_checked([(d.asset.name, d.error or "skipped") for d in run.devices if d.status == "skipped"],
-                            len(run.devices) - run.summary["skipped"], "backed up")
-    if run.summary["failed"]:
-        raise SystemExit(ExitCode.PARTIAL)
+        backup = run_backup(assets, targets, unreachable, GitRepo(s.path(s.config.backups)),
+                            executor_for(s, spread=True), RecordStore(s.records_location), on_event=on_event,
+                            stop=stop, shared=inventory.shared_in_client(app.mode))
+    run = backup.to_run(inventory.names(app.mode))  # the table prints names -l takes back
+    present(run, app.output)
+    finish(run, BACKUP_FAILS_ON, "backed up")
 
 
 @config_group.command("audit-history")
@@ -154,40 +146,10 @@ def audit_history_cmd(app: App, /, repo_path: Path | None) -> None:
         raise SystemExit(ExitCode.FINDINGS)
 
 
-def _render_push(app: App, run: Any, footer: str, err: bool = False) -> None:
-    data = run.to_dict()
-    if app.output == "table":
-        for d in run.devices:
-            if d.commands:
-                verb = {"applied": "applied", "planned": "would send", "refused": "would send (refused)"}.get(
-                    d.status, f"planned {len(d.commands)}, the device accepted {len(d.accepted)}")
-                echo_line(f"--- {d.asset.name} ({d.asset.client}): {verb} [{', '.join(d.features)}]", err=err)
-                for c in d.commands:
-                    echo_line(f"  {c}", err=err)
-            if d.rollback_commands:
-                echo_line(f"    rolled back with: {'; '.join(c.strip() for c in d.rollback_commands)}", err=err)
-            for w in d.warnings:
-                echo_line(f"    warning: {w}", err=err)
-    rows = [{"device": d.asset.name, "client": d.asset.client, "status": d.status,
-             "features": ",".join(d.features) or "-", "commands": len(d.commands), "error": d.error or ""}
-            for d in run.devices]
-    render(data, app.output, rows=rows, columns=[("device", "DEVICE"), ("client", "CLIENT"), ("status", "STATUS"),
-                                                  ("features", "FEATURES"), ("commands", "COMMANDS"),
-                                                  ("error", "ERROR")], footer=footer, err=err)
+def _footer(run: Run, applied: bool, dry: str) -> str:
+    from mspctl.reports.present import view_for
 
-
-def _footer(run: Any, applied: bool, dry: str) -> str:
-    text = f"run {run.run_id}: " + ", ".join(f"{v} {k}" for k, v in run.summary.items() if v)
-    if run.interrupted:
-        text += f"; interrupted by {run.interrupted}: no new device was started"
-    return text + ("" if applied else dry)
-
-
-def _exit(run: Any) -> None:
-    if run.interrupted:
-        raise SystemExit(ExitCode.INTERRUPTED)
-    if run.failed:
-        raise SystemExit(ExitCode.PARTIAL)
+    return view_for(run.kind).footer(run) + ("" if applied else dry)
 
 
 @config_group.command("push")
@@ -224,19 +186,19 @@ def push_cmd(app: App, /, feature_names: tuple[str, ...], do_apply: bool, yes: b
     if do_apply and not yes:
         with app.device_progress("planning") as on_plan:
             planned = push(app.settings, app.inventory(), selection, feature_names, apply=False, mode=app.mode,
-                           on_event=on_plan, allow_destructive=allow_destructive)
-        _render_push(app, planned, "dry run before applying", err=True)  # stdout: only the run's result
+                           on_event=on_plan, allow_destructive=allow_destructive).to_run()
+        present(planned, app.output, footer="dry run before applying", err=True)  # stdout: only the run's result
         n = planned.summary["planned"]
         if n == 0:
             click.echo("Nothing to change.", err=True)
-            _exit(planned)
+            finish(planned, PUSH_FAILS_ON)
             return
         click.confirm(f"Apply these changes to {n} device(s)?", abort=True, err=True)
     with graceful_stop() as stop, app.device_progress("pushing" if do_apply else "planning") as on_event:
         run = push(app.settings, app.inventory(), selection, feature_names, apply=do_apply, force=force,
-                   mode=app.mode, on_event=on_event, allow_destructive=allow_destructive, stop=stop)
-    _render_push(app, run, _footer(run, do_apply, " (dry run: nothing was changed; --apply to change)"))
-    _exit(run)
+                   mode=app.mode, on_event=on_event, allow_destructive=allow_destructive, stop=stop).to_run()
+    present(run, app.output, footer=_footer(run, do_apply, " (dry run: nothing was changed; --apply to change)"))
+    finish(run, PUSH_FAILS_ON)
 
 
 @config_group.command("rollback")
@@ -263,6 +225,6 @@ def rollback_cmd(app: App, /, run_id: str, do_apply: bool, yes: bool, force: boo
         click.confirm(f"Roll back the changes of {run_id}?", abort=True, err=True)
     with graceful_stop() as stop, app.device_progress("rolling back") as on_event:
         run = rollback(app.settings, app.inventory(), run_id, apply=do_apply, mode=app.mode, on_event=on_event,
-                       force=force, stop=stop)
-    _render_push(app, run, _footer(run, do_apply, " (dry run: --apply to change)"))
-    _exit(run)
+                       force=force, stop=stop).to_run()
+    present(run, app.output, footer=_footer(run, do_apply, " (dry run: --apply to change)"))
+    finish(run, PUSH_FAILS_ON)

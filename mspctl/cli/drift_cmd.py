@@ -9,8 +9,7 @@ import click
 
 from mspctl.cli.app import App, output_option, pass_app
 from mspctl.cli.inventory import build_filter, scope_options
-from mspctl.cli.output import echo_line, exit_if_interrupted, exit_if_nothing_checked, render
-from mspctl.errors import ExitCode, RunInterrupted
+from mspctl.cli.output import echo_line
 from mspctl.offline import refuse_offline
 
 if TYPE_CHECKING:
@@ -48,43 +47,23 @@ def drift_cmd(app: App, /, source: str, feature_names: tuple[str, ...], junit: P
     from mspctl.interrupts import READ_ONLY, graceful_stop
     from mspctl.reports.drift import junit as to_junit
     from mspctl.reports.drift import markdown as to_markdown
+    from mspctl.reports.present import finish, present
+    from mspctl.run import fail_on as policy
 
     refuse_offline(app.mode, "drift")
     with graceful_stop(READ_ONLY) as stop, app.device_progress("auditing") as on_event:
         inventory = app.inventory()
-        run = audit(app.settings, inventory, build_filter(**flt), cast("ActualSource", source), feature_names,
-                    app.mode, on_event, stop)
-    names = inventory.names(app.mode)  # what the table prints can be given back to -l
+        audited = audit(app.settings, inventory, build_filter(**flt), cast("ActualSource", source), feature_names,
+                        app.mode, on_event, stop)
+    run = audited.to_run(inventory.names(app.mode))  # the table prints names -l takes back
     if junit:
         write_atomic(junit, to_junit(run))
     if markdown:
         write_atomic(markdown, to_markdown(run))
-    data = run.to_dict()
-    rows = []
-    for d in run.devices:
-        drifted = [f for f in d.features if f.status == "drift"]
-        rows.append({"device": names.get(d.asset.key, d.asset.name), "client": d.asset.client, "status": d.status,
-                     "features": f"{len(d.features) - len(drifted)}/{len(d.features)} ok" if d.features else "-",
-                     "drift": ", ".join(f.feature for f in drifted) or (d.error or ""),
-                     "evidence": f"{d.source} {d.age_seconds:.0f}s" if d.source and d.age_seconds is not None
-                     else (d.source or "-")})
-    s = run.summary
-    render(data, app.output, rows=rows, columns=[("device", "DEVICE"), ("client", "CLIENT"), ("status", "STATUS"),
-                                                  ("features", "FEATURES"), ("drift", "DRIFT / ERROR"),
-                                                  ("evidence", "EVIDENCE")],
-           footer=f"run {run.run_id}: {s['compliant']} compliant, {s['drift']} drifted, {s['failed']} failed, "
-                  f"{s['skipped']} skipped")
+    present(run, app.output)
     if not no_notify:  # new drift, one message per client; a failure to notify is only a warning
         from mspctl.notify import after_drift
 
-        for line in after_drift(app.settings, run.run_id).lines():
+        for line in after_drift(app.settings, run.id).lines():
             echo_line(line, err=True)
-    exit_if_interrupted(run.interrupted, run.run_id,
-                        sum(d.error_code == RunInterrupted.code for d in run.devices))
-    if fail_on != "never":
-        exit_if_nothing_checked([(d.asset.name, d.error or "skipped") for d in run.devices if d.status == "skipped"],
-                                s["compliant"] + s["drift"] + s["failed"], "audited")
-    if s["failed"] and fail_on != "never":
-        raise SystemExit(ExitCode.PARTIAL)
-    if s["drift"] and fail_on == "drift":
-        raise SystemExit(ExitCode.FINDINGS)
+    finish(run, policy(fail_on), "audited")

@@ -4,12 +4,34 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from mspctl.cli.app import App, pass_app
 from mspctl.cli.output import echo_line
 from mspctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from mspctl.reports.client import SlaPolicy
+
+
+def _policies(app: App) -> tuple[dict[str, SlaPolicy], SlaPolicy]:
+    """Each client's SLA from its tenant's `sla_tier` (the cached inventory); when the inventory
+    cannot be read (offline without a cache), every client gets the default tier, and says so."""
+    from mspctl.errors import MspctlError
+    from mspctl.reports.client import SlaPolicy
+    from mspctl.reports.service import policy_for
+
+    tier, patch_days, drift_days = app.settings.sla.for_tier(None)
+    default = SlaPolicy(tier, patch_days, drift_days)
+    try:
+        known = app.inventory().clients(app.mode)
+    except MspctlError as exc:
+        echo_line(f"warning: SLA tiers unknown ({exc.code}): mspctl_sla_breaches uses the default tier's days",
+                  err=True)
+        return {}, default
+    return {c.slug: policy_for(app.settings, c) for c in known}, default
 
 
 @click.command("metrics")
@@ -23,9 +45,9 @@ def metrics_cmd(app: App, textfile: Path | None, clients: tuple[str, ...], all_c
     """Print Prometheus metrics computed from the run records (no NetBox, no SSH).
 
     \b
-    Per client: devices by drift state, hosts by patch state (old evidence is STALE), and per
-    kind the last run, the last success and the unfinished runs; plus whether the records'
-    chain verifies. docs/metrics.md describes each metric.
+    Per client: devices by drift state, hosts by patch state (old evidence is STALE), SLA
+    breaches over the last 30 days by area, and per kind the last run, the last success and the
+    unfinished runs; plus whether the records' chain verifies. docs/metrics.md describes each metric.
     Exit codes: 0 written (a broken chain is reported as mspctl_records_chain_ok 0 and on
     stderr), 2 usage, 14 the textfile cannot be written.
     """
@@ -37,8 +59,9 @@ def metrics_cmd(app: App, textfile: Path | None, clients: tuple[str, ...], all_c
         raise UsageError("choose a scope: --client SLUG (repeatable) or --all-clients",
                          hint="`mspctl runs list` shows the clients the records name")
     s = app.settings
+    policies, default = _policies(app)
     metrics = collect(s.records_location, stale_after=timedelta(seconds=s.patch.stale_after),
-                      clients=clients or None)
+                      clients=clients or None, policies=policies, default_policy=default)
     text = exposition(metrics)
     if textfile is not None:
         echo_line(f"wrote {write_textfile(metrics, textfile)}", err=True)

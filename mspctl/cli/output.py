@@ -132,19 +132,10 @@ def _print_blocks(out: Any, cells: Sequence[Sequence[str]], headers: Sequence[st
     out.flush()
 
 
-def exit_if_interrupted(interrupted: str, run_id: str, not_started: int) -> None:
-    """A run a signal stopped (`mspctl.interrupts`): one clear line, then exit 130. What the
-    finished targets gave is already printed, kept and recorded."""
-    if not interrupted:
-        return
-    click.echo(f"Interrupted by {interrupted}: {not_started} target(s) not started; the others finished. "
-               f"Run {run_id} is recorded as interrupted.", err=True)
-    raise SystemExit(ExitCode.INTERRUPTED)
-
-
 def exit_if_nothing_checked(skipped: Sequence[tuple[str, str]], checked: int, what: str = "checked") -> None:
-    """A run whose every target was skipped is no success (a scheduled audit that audited
-    nothing): name each target and why, then exit 7. `skipped` holds (target, reason)."""
+    """A command whose every target was skipped is no success (a render that rendered nothing):
+    name each target and why, then exit 7. `skipped` holds (target, reason). Run commands exit
+    through `mspctl.reports.present.finish`, which says the same for a `Run`."""
     if checked or not skipped:
         return
     for target, reason in skipped:

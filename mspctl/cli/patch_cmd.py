@@ -12,17 +12,22 @@ import click
 
 from mspctl.cli.app import App, output_option, pass_app
 from mspctl.cli.inventory import build_filter, scope_options
-from mspctl.cli.output import echo_line, exit_if_nothing_checked, render
-from mspctl.errors import ExitCode
+from mspctl.cli.output import echo_line, render
 from mspctl.escape import escape_text
 from mspctl.offline import refuse_offline
+from mspctl.reports.present import finish, present
+from mspctl.run import FailOn, Run
+from mspctl.run import fail_on as policy
 
 if TYPE_CHECKING:
     from mspctl.adapters.ansible import HostEvent
-    from mspctl.patch.service import PatchRun
 
-_COLUMNS = [("host", "HOST"), ("client", "CLIENT"), ("baseline", "BASELINE"), ("state", "COMPLIANCE"),
-            ("detail", "DETAIL"), ("evidence", "EVIDENCE")]
+# apply and window: a host not patched fails the run (3); a dry run fails only when it had nothing
+# to patch (7); status judges the records: a host last seen unreachable is not compliant (4), not
+# a failure of this run.
+APPLIED = FailOn(findings=False)
+DRY_RUN = FailOn(findings=False, failures=False)
+FROM_RECORDS = FailOn(failures=False)
 
 
 @click.group("patch")
@@ -50,50 +55,13 @@ def _live(app: App, description: str) -> Iterator[Callable[[HostEvent], None]]:
     yield on_log
 
 
-def _detail(r: Any) -> str:
-    c = r.compliance
-    counts = c.counts()
-    parts = [f"{n} {s.lower()}" for s, n in sorted(counts.items()) if s != "INSTALLED"]
-    if r.status and r.status not in ("compliant",):
-        parts.insert(0, r.status)
-    if r.installed:
-        parts.append("installed " + ", ".join(r.installed))
-    if r.rebooted:
-        parts.append("rebooted")
-    if r.error:
-        parts.append(r.error if len(r.error) < 100 else r.error[:97] + "...")
-    elif c.state in ("NO_BASELINE", "STALE", "NOT_APPLICABLE") and c.reason:
-        parts.append(c.reason)
-    return "; ".join(parts) or "-"
+def _footer(run: Run) -> str:
+    from mspctl.reports.present import view_for
+
+    return view_for(run.kind).footer(run)
 
 
-def _show(app: App, run: PatchRun, footer: str, err: bool = False) -> None:
-    rows = []
-    for r in [*run.hosts, *run.not_applicable]:
-        c = r.compliance
-        age = f"{c.evidence_age_seconds:.0f}s" if c.evidence_age_seconds is not None else "-"
-        rows.append({"host": r.host.name, "client": r.host.asset.client, "baseline": r.host.baseline or "-",
-                     "state": c.state, "detail": _detail(r), "evidence": age})
-    if app.output == "table" and run.kind != "patch-scan":
-        for r in run.hosts:
-            if r.status == "planned":
-                echo_line(f"--- {r.host.name}: would install {', '.join(r.compliance.install) or 'nothing'}"
-                          f"{'; then reboot' if r.compliance.reboot else ''}", err=err)
-    render(run.to_dict(), app.output, rows=rows, columns=_COLUMNS, footer=footer, err=err)
-
-
-def _exit_if_nothing_checked(run: PatchRun, what: str) -> None:
-    """Every selected asset NOT_APPLICABLE (no platform, network gear, another OS): exit 7, each
-    named with its reason; nothing was contacted."""
-    exit_if_nothing_checked([(r.host.name, r.compliance.reason) for r in run.not_applicable], len(run.hosts), what)
-
-
-def _footer(run: PatchRun) -> str:
-    text = f"run {run.run_id}: " + ", ".join(f"{n} {s}" for s, n in run.summary.items())
-    return text + (f"; stopped: {run.stopped}" if run.stopped else "")
-
-
-def _write_reports(run: PatchRun, json_path: Path | None, junit_path: Path | None) -> None:
+def _write_reports(run: Run, json_path: Path | None, junit_path: Path | None) -> None:
     from mspctl.cli.output import to_json
     from mspctl.files import write_atomic
     from mspctl.reports.patch import junit
@@ -147,15 +115,10 @@ def scan_cmd(app: App, /, json_path: Path | None, junit_path: Path | None, fail_
 
     refuse_offline(app.mode, "patch scan")
     with _live(app, "scanning") as on_event:
-        run = scan(app.settings, app.inventory(), build_filter(**flt), app.mode, on_event)
+        run = scan(app.settings, app.inventory(), build_filter(**flt), app.mode, on_event).to_run()
     _write_reports(run, json_path, junit_path)
-    _show(app, run, _footer(run))
-    if fail_on != "never":
-        _exit_if_nothing_checked(run, "scanned")
-    if fail_on != "never" and run.failed:
-        raise SystemExit(ExitCode.PARTIAL)
-    if fail_on == "noncompliant" and run.noncompliant:
-        raise SystemExit(ExitCode.FINDINGS)
+    present(run, app.output)
+    finish(run, policy(fail_on), "scanned")
 
 
 @patch_group.command("status")
@@ -169,11 +132,9 @@ def status_cmd(app: App, /, **flt: Any) -> None:
     from mspctl.patch.service import status
 
     refuse_offline(app.mode, "patch status")
-    run = status(app.settings, app.inventory(), build_filter(**flt), app.mode)
-    _show(app, run, "from run records: " + ", ".join(f"{n} {s}" for s, n in run.summary.items()))
-    _exit_if_nothing_checked(run, "judged")
-    if run.noncompliant:
-        raise SystemExit(ExitCode.FINDINGS)
+    run = status(app.settings, app.inventory(), build_filter(**flt), app.mode).to_run()
+    present(run, app.output, footer="from run records: " + ", ".join(f"{n} {s}" for s, n in run.summary.items()))
+    finish(run, FROM_RECORDS, "judged")
 
 
 @patch_group.command("apply")
@@ -205,9 +166,10 @@ def apply_cmd(app: App, /, do_apply: bool, yes: bool, no_writeback: bool, json_p
     selection = build_filter(**flt)
     if do_apply and not yes:
         with _live(app, "planning") as on_event:
-            planned = apply(app.settings, app.inventory(), selection, dry_run=True, mode=app.mode, on_event=on_event)
-        _show(app, planned, "dry run before applying", err=True)  # stdout: only the run's result
-        _exit_if_nothing_checked(planned, "patched")
+            planned = apply(app.settings, app.inventory(), selection, dry_run=True, mode=app.mode,
+                            on_event=on_event).to_run()
+        present(planned, app.output, footer="dry run before applying", err=True)  # stdout: only the run's result
+        finish(planned, DRY_RUN, "patched")
         n = planned.summary.get("planned", 0)
         if n == 0:
             click.echo("Nothing to patch.", err=True)
@@ -215,11 +177,11 @@ def apply_cmd(app: App, /, do_apply: bool, yes: bool, no_writeback: bool, json_p
         click.confirm(f"Patch these {n} host(s)?", abort=True, err=True)
     with graceful_stop() as stop, _live(app, "patching" if do_apply else "planning") as on_event:
         run = apply(app.settings, app.inventory(), selection, dry_run=not do_apply, mode=app.mode,
-                    writeback=not no_writeback, on_event=on_event, stop=stop)
+                    writeback=not no_writeback, on_event=on_event, stop=stop).to_run()
     _write_reports(run, json_path, junit_path)
-    _show(app, run, _footer(run) + ("" if do_apply else " (dry run: nothing was changed; --apply to patch)"))
-    _exit(run, do_apply)
-    _exit_if_nothing_checked(run, "patched")
+    present(run, app.output,
+            footer=_footer(run) + ("" if do_apply else " (dry run: nothing was changed; --apply to patch)"))
+    finish(run, APPLIED if do_apply else DRY_RUN, "patched")
 
 
 @patch_group.command("window")
@@ -258,34 +220,23 @@ def window_cmd(app: App, /, client: str, yes: bool, force: bool, no_writeback: b
         click.confirm(f"Patch client {client}'s servers now?", abort=True, err=True)
     try:
         with graceful_stop() as stop, _live(app, f"window {client}") as on_event:
-            run = run_window(app.settings, app.inventory(), client, force=force, mode=app.mode,
-                             writeback=not no_writeback, on_event=on_event, stop=stop)
+            window = run_window(app.settings, app.inventory(), client, force=force, mode=app.mode,
+                                writeback=not no_writeback, on_event=on_event, stop=stop)
     except RefusedError as exc:  # closed or locked (exit 6): the client hears of it, then the error
         if not no_notify:
             for line in after_refused_window(app.settings, client, exc).lines():
                 echo_line(line, err=True)
         raise
+    run = window.to_run()
     _write_reports(run, json_path, junit_path)
     resumed = run.params.get("resumed_hosts") or []
-    _show(app, run, _footer(run) + (f"; resumed, kept {len(resumed)} host(s)" if resumed else ""))
+    present(run, app.output, footer=_footer(run) + (f"; resumed, kept {len(resumed)} host(s)" if resumed else ""))
     if not no_notify:  # a failed window; a failure to notify is only a warning
-        for line in after_window(app.settings, run.record()).lines():
+        for line in after_window(app.settings, window.record()).lines():
             echo_line(line, err=True)
-    _exit(run, True)
-    _exit_if_nothing_checked(run, "patched")
-
-
-def _exit(run: PatchRun, applied: bool) -> None:
-    """Reports are written first; then a failed write-back, an interruption or a failed host
-    decides the exit code."""
-    if run.writeback_error is not None:
-        echo_line(f"Error: {run.writeback_error} (the run {run.run_id} is recorded; "
-                  f"`mspctl patch writeback --run {run.run_id}` writes it to NetBox again)", err=True)
-        raise SystemExit(run.writeback_error.exit_code)
-    if run.interrupted:
-        raise SystemExit(ExitCode.INTERRUPTED)
-    if applied and run.failed:
-        raise SystemExit(ExitCode.PARTIAL)
+    # Reports are written first; then a failed write-back (its own code, 12), an interruption or
+    # a failed host decides the exit code.
+    finish(run, APPLIED, "patched")
 
 
 @patch_group.command("writeback")
@@ -331,13 +282,6 @@ def os_cmd(app: App, /, fail_on: str, **flt: Any) -> None:
 
     refuse_offline(app.mode, "patch os")
     with app.device_progress("reading versions") as on_event:
-        run = os_compliance(app.settings, app.inventory(), build_filter(**flt), app.mode, on_event)
-    rows = [{**d.to_dict(), "detail": d.compliance.reason} for d in run.devices]
-    render(run.to_dict(), app.output, rows=rows, columns=[
-        ("device", "DEVICE"), ("client", "CLIENT"), ("platform", "PLATFORM"), ("device_type", "TYPE"),
-        ("version", "VERSION"), ("state", "COMPLIANCE"), ("detail", "DETAIL")],
-        footer=f"run {run.run_id}: " + ", ".join(f"{n} {s}" for s, n in run.summary.items()))
-    if fail_on != "never" and run.failed:
-        raise SystemExit(ExitCode.PARTIAL)
-    if fail_on == "noncompliant" and run.noncompliant:
-        raise SystemExit(ExitCode.FINDINGS)
+        run = os_compliance(app.settings, app.inventory(), build_filter(**flt), app.mode, on_event).to_run()
+    present(run, app.output)
+    finish(run, policy(fail_on))

@@ -59,18 +59,23 @@ def _query(client: str | None, kind: str | None, target: str | None, since: str 
 @pass_app
 def list_cmd(app: App, client: str | None, kind: str | None, target: str | None, since: str | None,
              until: str | None, limit: int) -> None:
-    """List recorded runs, newest first."""
+    """List recorded runs, newest first, with who ran each (the JSON also has its command line
+    and versions)."""
+    from mspctl.history.service import provenance_data
+    from mspctl.provenance import describe_who
+
     runs = _store(app).find(_query(client, kind, target, since, until, limit))
     data: list[dict[str, Any]] = [{"id": r.id, "kind": r.kind, "clients": sorted(r.clients()),
                                    "started_at": r.started_at.isoformat(timespec="seconds"),
                                    "seconds": round((r.finished_at - r.started_at).total_seconds(), 1),
-                                   "targets": len(r.results), "summary": r.summary} for r in runs]
-    rows = [{**d, "clients": ", ".join(d["clients"]),
+                                   "targets": len(r.results), "summary": r.summary, **provenance_data(r)}
+                                  for r in runs]
+    rows = [{**d, "clients": ", ".join(d["clients"]), "who": describe_who(d["who"]),
              "summary": ", ".join(f"{v} {k}" for k, v in d["summary"].items() if v and k != "commit")}
             for d in data]
     render(data, app.output, rows=rows, columns=[("id", "RUN"), ("kind", "KIND"), ("clients", "CLIENT"),
                                                   ("started_at", "STARTED"), ("seconds", "SECONDS"),
-                                                  ("targets", "TARGETS"), ("summary", "SUMMARY")])
+                                                  ("targets", "TARGETS"), ("summary", "SUMMARY"), ("who", "BY")])
 
 
 @runs_group.command("show")
@@ -78,11 +83,15 @@ def list_cmd(app: App, client: str | None, kind: str | None, target: str | None,
 @output_option
 @pass_app
 def show_cmd(app: App, run_id: str) -> None:
-    """Show one run with its per-target results and its chain link."""
+    """Show one run: who ran it, its command line and versions, its per-target results and its
+    chain link."""
     from mspctl.history.service import run_data
 
     store = _store(app)
     data = run_data(store, store.get(run_id))
+    if app.output == "table":
+        for line in provenance_lines(data):
+            echo_line(line)
     # A target is its NetBox object (`device:12`): the name beside it is for reading.
     rows = [{"target": t, "name": v.get("device") or v.get("host") or "", "status": v["status"],
              "error": v.get("error") or ""} for t, v in data["results"].items()]
@@ -91,6 +100,22 @@ def show_cmd(app: App, run_id: str) -> None:
                                                   ("error", "ERROR")],
            title=f"{data['id']} ({data['kind']})",
            footer=f"record #{link['seq']}, content {link['content_hash']}" if link else "not in the chain")
+
+
+def provenance_lines(data: dict[str, Any]) -> list[str]:
+    """`runs show`'s lines above the results: who, the command line, the versions."""
+    from mspctl.provenance import describe_who
+
+    who = data.get("who") or {}
+    detail = ", ".join(f"{k} {v}" for k, v in who.items() if k not in ("ci", "job", "user") and v) if who else ""
+    versions = data.get("versions") or {}
+    lines = [f"who:      {describe_who(who) if who else '- (recorded before mspctl kept it)'}"
+             + (f" ({detail})" if detail and who.get("ci") else ""),
+             f"command:  {data.get('command') or '-'}",
+             "versions: " + (", ".join(f"{k} {v}" for k, v in versions.items()) or "-")]
+    if data.get("sealed_by"):
+        lines.append(f"sealed:   by {describe_who(data['sealed_by'])} (its process died before it finished)")
+    return lines
 
 
 @runs_group.command("export")

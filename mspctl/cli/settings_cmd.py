@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from mspctl import product
 from mspctl.cli.app import App, output_option, pass_app
 from mspctl.cli.output import render
 from mspctl.redact import MASK
@@ -37,11 +38,13 @@ def show_cmd(app: App) -> None:
                   "state": str(s.patch.state), "host_keys": s.patch.host_keys,
                   "known_hosts": str(s.patch.known_hosts)},
         "repo": str(s.repo),
+        # mspctl's own playbooks and modules (used where [patch] playbooks lacks one) and examples
+        "product": str(product.root()),
         "clients_file": str(s.clients_path),
         "platforms": dict(s.platforms),
         "sources": list(s.sources),
     }
     rows = [{"key": f"{sec}.{k}", "value": v} for sec in ("netbox", "cache", "render", "patch")
             for k, v in data[sec].items()]
-    rows += [{"key": k, "value": data[k]} for k in ("repo", "clients_file", "sources")]
+    rows += [{"key": k, "value": data[k]} for k in ("repo", "product", "clients_file", "sources")]
     render(data, app.output, rows=rows, columns=[("key", "SETTING"), ("value", "VALUE")])

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mspctl.adapters.git import GitRepo
 from mspctl.adapters.netmiko import DeviceSession, DeviceTarget
@@ -35,6 +35,9 @@ from mspctl.records import RecordStore, RunRecord, new_run_id
 from mspctl.render.service import RenderResult
 from mspctl.secrets import scrub
 from mspctl.settings import Settings
+
+if TYPE_CHECKING:
+    from mspctl.run import Check, Run, TargetResult
 
 DeviceStatus = Literal["compliant", "drift", "failed", "skipped"]
 ActualSource = Literal["live", "backup"]
@@ -70,14 +73,68 @@ class DriftRun:
 
     @property
     def summary(self) -> dict[str, int]:
-        out = {s: sum(d.status == s for d in self.devices) for s in ("compliant", "drift", "failed", "skipped")}
-        out["features_drifted"] = sum(f.status == "drift" for d in self.devices for f in d.features)
-        return out
+        from mspctl.run import count
+
+        return {**count((d.status for d in self.devices), STATUSES), "features_drifted": self.features_drifted}
+
+    @property
+    def features_drifted(self) -> int:
+        return sum(f.status == "drift" for d in self.devices for f in d.features)
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "started_at": self.started_at.isoformat(),
                 "finished_at": self.finished_at.isoformat(), "summary": self.summary,
                 "interrupted": self.interrupted or None, "devices": [d.to_dict() for d in self.devices]}
+
+    def to_run(self, names: Mapping[str, str] | None = None) -> Run:
+        """The one run value (`mspctl.run`); `names`: the name each device is printed by (the
+        inventory's, which `-l` takes back), by NetBox key."""
+        from mspctl.run import new_run
+
+        return new_run(self.run_id, "drift", self.started_at, self.finished_at,
+                       [_target(d, (names or {}).get(d.asset.key, d.asset.name)) for d in self.devices],
+                       interrupted=self.interrupted, summary_keys=STATUSES,
+                       summary_extra={"features_drifted": self.features_drifted}, document=self.to_dict())
+
+
+STATUSES: tuple[DeviceStatus, ...] = ("compliant", "drift", "failed", "skipped")
+_OUTCOMES: dict[str, Any] = {"compliant": "ok", "drift": "finding", "failed": "failed", "skipped": "skipped"}
+
+
+def _check(d: DeviceDrift, f: FeatureResult | None) -> Check:
+    """One JUnit testcase: a feature of the device (the device itself when none applies)."""
+    from mspctl.run import Check
+
+    props: tuple[tuple[str, str], ...] = ()
+    if d.source:
+        props = (("evidence", d.source),) + ((("evidence_age_seconds", f"{d.age_seconds:.0f}"),)
+                                             if d.age_seconds is not None else ())
+    name, data = (f.feature, asdict(f)) if f else ("device", {})
+    if d.status == "failed":
+        return Check(name, "error", d.asset.name, d.error or "", d.error, d.error_code or "error", props, data)
+    if d.status == "skipped":
+        return Check(name, "skipped", d.asset.name, d.error or "no features apply", None, "", props, data)
+    if f is not None and f.status == "drift":
+        body = "\n".join([*(f"- missing: {m}" for m in f.missing), *(f"- extra: {x}" for x in f.extra),
+                          "remediation:", *f.remediation])
+        return Check(name, "failure", d.asset.name, f"{len(f.missing)} missing, {len(f.extra)} extra", body, "drift",
+                     props, data)
+    return Check(name, "passed", d.asset.name, properties=props, data=data)
+
+
+def _cases(d: DeviceDrift) -> list[FeatureResult | None]:
+    return [*d.features] or [None]
+
+
+def _target(d: DeviceDrift, name: str) -> TargetResult:
+    from mspctl.run import TargetResult
+
+    diff = "\n".join(line for f in d.features if f.status == "drift" for line in
+                     [f"@@ {f.feature}", *(f"+{m}" for m in f.missing), *(f"-{x}" for x in f.extra)])
+    return TargetResult(d.asset.key, name, d.asset.client, d.status, _OUTCOMES[d.status], diff=diff, error=d.error,
+                        error_code=d.error_code, evidence_source=d.source, evidence_at=d.evidence_at,
+                        evidence_age=d.age_seconds, checks=[_check(d, f) for f in _cases(d)],
+                        data=d.to_dict())
 
 
 def evaluate(asset: Asset, intended: str, actual: str, features: Sequence[Feature]) -> list[FeatureResult]:

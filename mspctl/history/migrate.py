@@ -2,7 +2,8 @@
 
 Revision 0001 is the schema mspctl/records.py wrote before the history store; a file it wrote
 (its tables there, no ``alembic_version``) is recognised and stamped at 0001, never recreated.
-Revision 0002 adds the chain, computed over the records already there.
+Revision 0002 adds the chain, computed over the records already there; 0003 the runs' provenance
+(`run_meta`).
 
 Alembic is imported only when a database is behind `HEAD`: opening an up-to-date store reads one
 row, so a run that only reads its records starts fast.
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 LOCATION = Path(__file__).parent / "migrations"
-HEAD = "0002"  # the newest revision under migrations/versions (tests check they agree)
+HEAD = "0003"  # the newest revision under migrations/versions (tests check they agree)
 LEGACY_TABLES = {"runs", "results", "run_starts", "journal"}
 _PG_LOCK = 0x6D737063  # "mspc": one migrating process at a time per database
 

@@ -23,6 +23,9 @@ class RunRecord:
     params: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
     results: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # target -> (status, data)
+    # Provenance (`mspctl.provenance`): who ran it, the command line (secrets masked), the versions
+    # of mspctl and of the MSP repository. Empty in records written before revision 0003.
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def clients(self) -> set[str]:
         """The clients this run worked for: its `client` parameter and its targets' `client`."""

@@ -13,6 +13,7 @@ from typing import Any
 from mspctl.errors import ChainBrokenError, UsageError
 from mspctl.history.model import ChainLink, ChainReport, RunRecord
 from mspctl.history.store import HistoryStore, RunQuery
+from mspctl.provenance import describe_who, scrubbed
 from mspctl.secrets import scrub_values
 
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
@@ -38,14 +39,26 @@ def parse_when(text: str | None, option: str, now: datetime | None = None) -> da
 
 
 def run_data(store: HistoryStore, r: RunRecord) -> dict[str, Any]:
-    """A run as plain data: its fields, its results (scrubbed again: a record written by an older
-    mspctl may hold what today's rules mask) and its chain link."""
+    """A run as plain data: its fields, its provenance (`who`, `command`, `versions`; empty for
+    a record written before revision 0003), its results (scrubbed again: a record written by an
+    older mspctl may hold what today's rules mask) and its chain link."""
     results = {t: {"status": s, **scrub_values({k: v for k, v in d.items() if k not in HIDDEN})}
                for t, (s, d) in r.results.items()}
     link = store.link(r.id)
     return {"id": r.id, "kind": r.kind, "clients": sorted(r.clients()), "started_at": r.started_at.isoformat(),
             "finished_at": r.finished_at.isoformat(), "params": r.params, "summary": r.summary,
-            "results": results, "chain": _link(link)}
+            **provenance_data(r), "results": results, "chain": _link(link)}
+
+
+def provenance_data(r: RunRecord) -> dict[str, Any]:
+    """A record's provenance as `runs` prints it: who ran it, its command line, the versions it
+    used (each empty when the record has none), and who sealed it when its process died."""
+    meta = scrubbed(r.meta)
+    out: dict[str, Any] = {"who": meta.get("who") or {}, "command": meta.get("command") or "",
+                           "versions": meta.get("versions") or {}}
+    if meta.get("sealed_by"):
+        out["sealed_by"] = meta["sealed_by"]
+    return out
 
 
 def _link(link: ChainLink | None) -> dict[str, Any] | None:
@@ -54,12 +67,12 @@ def _link(link: ChainLink | None) -> dict[str, Any] | None:
 
 
 CSV_COLUMNS = ["run_id", "kind", "started_at", "finished_at", "target", "name", "client", "status", "changed",
-               "error", "content_hash"]
+               "error", "content_hash", "who", "command", "repository_version"]
 
 
 def export(store: HistoryStore, query: RunQuery, fmt: str) -> str:
     """The runs `query` selects, newest first: JSON Lines (one run per line, with its results and
-    chain link) or CSV (one row per run and target)."""
+    chain link and provenance) or CSV (one row per run and target)."""
     runs = store.find(query)
     if fmt == "jsonl":
         return "".join(json.dumps(run_data(store, r), ensure_ascii=False, sort_keys=True) + "\n" for r in runs)
@@ -75,7 +88,9 @@ def export(store: HistoryStore, query: RunQuery, fmt: str) -> str:
                              "client": res.get("client") or r.params.get("client") or "",
                              "status": res["status"], "changed": res.get("changed", ""),
                              "error": res.get("error") or "",
-                             "content_hash": (data["chain"] or {}).get("content_hash", "")})
+                             "content_hash": (data["chain"] or {}).get("content_hash", ""),
+                             "who": describe_who(data["who"]) if data["who"] else "", "command": data["command"],
+                             "repository_version": data["versions"].get("repository", "")})
     return buf.getvalue()
 
 

@@ -34,11 +34,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from mspctl import provenance
 from mspctl.errors import ExitCode, MspctlError, NotFoundError, storage_error
 from mspctl.files import private_file
 from mspctl.history import chain, migrate
 from mspctl.history.model import ChainLink, ChainReport, JournalEntry, RunRecord
-from mspctl.history.tables import journal, results, run_chain, run_starts, runs
+from mspctl.history.tables import journal, results, run_chain, run_meta, run_starts, runs
 from mspctl.redact import redact
 from mspctl.secrets import scrub_values
 
@@ -72,6 +73,11 @@ def _dump(obj: Any) -> str:
     """A record's JSON: every string scrubbed of secrets (config lines, commands, messages) on the
     way in, whoever built it."""
     return redact(json.dumps(scrub_values(obj), default=str, sort_keys=True))
+
+
+def _dump_meta(meta: dict[str, Any]) -> str:
+    """Provenance's JSON, scrubbed like everything else around the masks it already holds."""
+    return redact(json.dumps(provenance.scrubbed(meta), default=str, sort_keys=True), provenance.MASK)
 
 
 def _reason(exc: BaseException) -> BaseException:
@@ -210,32 +216,42 @@ class HistoryStore:
 
     # -- writing --------------------------------------------------------------------------------
     def save(self, record: RunRecord) -> None:
-        """Write a finished run and its results, with its chain link, in one transaction."""
+        """Write a finished run and its results, with its provenance and chain link, in one
+        transaction. A record without `meta` gets this process's (`mspctl.provenance.meta`:
+        who, the command line, the versions) when the CLI opened a run context."""
         run_row = {"id": record.id, "kind": record.kind, "started_at": record.started_at.isoformat(),
                    "finished_at": record.finished_at.isoformat(), "params": _dump(record.params),
                    "summary": _dump(record.summary)}
         result_rows = [{"run_id": record.id, "target": t, "status": s, "data": _dump(d)}
                        for t, (s, d) in record.results.items()]
+        meta = record.meta or provenance.meta()
+        meta_text = _dump_meta(meta) if meta else None
         with self._tx(f"run {record.id}") as c:
             if not self.sqlite:  # the chain grows one link at a time (SQLite: BEGIN IMMEDIATE)
                 c.execute(sa.text("LOCK TABLE run_chain IN EXCLUSIVE MODE"))
             c.execute(runs.insert(), run_row)
             if result_rows:
                 c.execute(results.insert(), result_rows)
+            if meta_text is not None:
+                c.execute(run_meta.insert(), {"run_id": record.id, "meta": meta_text})
             last = c.execute(sa.select(run_chain.c.seq, run_chain.c.chain_hash)
                              .order_by(run_chain.c.seq.desc()).limit(1)).first()
             prev = last.chain_hash if last else chain.GENESIS
-            content = chain.content_hash(run_row, [(r["target"], r["status"], r["data"]) for r in result_rows])
+            content = chain.content_hash(run_row, [(r["target"], r["status"], r["data"]) for r in result_rows],
+                                         meta_text)
             c.execute(run_chain.insert(), {"seq": (last.seq if last else 0) + 1, "run_id": record.id,
                                            "content_hash": content, "prev_hash": prev,
                                            "chain_hash": chain.link_hash(prev, content)})
 
     # -- the journal of a run in progress -------------------------------------------------------
     def start(self, run_id: str, kind: str, started_at: datetime, params: dict[str, Any] | None = None) -> None:
-        """Mark a run as begun, before it touches anything; `save` of the same id finishes it."""
+        """Mark a run as begun, before it touches anything; `save` of the same id finishes it. The
+        start keeps the run's provenance, for the record `recover` seals if its process dies."""
+        meta = provenance.meta()
+        owner = {**_owner(), **({"meta": json.loads(_dump_meta(meta))} if meta else {})}
         with self._tx(f"the start of run {run_id}") as c:
             c.execute(run_starts.insert(), {"id": run_id, "kind": kind, "started_at": started_at.isoformat(),
-                                            "params": _dump(params or {}), "owner": json.dumps(_owner())})
+                                            "params": _dump(params or {}), "owner": json.dumps(owner)})
         self._seq[run_id] = 0
 
     def journal(self, run_id: str, target: str, event: str, data: dict[str, Any] | None = None) -> None:
@@ -256,13 +272,15 @@ class HistoryStore:
     def recover(self) -> list[RunRecord]:
         """Seal every started run whose process is gone without finishing it: a record whose targets
         are `unfinished` (each with its journal's facts merged, newest last) and params
-        ``unfinished: true``. Runs of live processes, or of other hosts, are left alone."""
+        ``unfinished: true``, with the provenance its start kept and who sealed it (`sealed_by`).
+        Runs of live processes, or of other hosts, are left alone."""
         finished = sa.select(runs.c.id).where(runs.c.id == run_starts.c.id).exists()
         with self._tx() as c:
             rows = c.execute(sa.select(run_starts).where(~finished)).all()
         sealed: list[RunRecord] = []
-        for run_id, kind, started, params, owner in rows:
-            if _owner_alive(json.loads(owner)) is not False:
+        for run_id, kind, started, params, owner_text in rows:
+            owner = json.loads(owner_text)
+            if _owner_alive(owner) is not False:
                 continue
             entries = self.entries(run_id)
             found: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -280,7 +298,8 @@ class HistoryStore:
                 summary[status] = summary.get(status, 0) + 1
             last = entries[-1].at if entries else datetime.fromisoformat(started)
             record = RunRecord(run_id, kind, datetime.fromisoformat(started), last,
-                               {**json.loads(params), "unfinished": True}, summary, found)
+                               {**json.loads(params), "unfinished": True}, summary, found,
+                               {**(owner.get("meta") or {}), "sealed_by": provenance.who()})
             try:
                 self.save(record)
             except sa.exc.IntegrityError:  # another process sealed it first
@@ -298,6 +317,9 @@ class HistoryStore:
                                         json.loads(row.summary), {})
             for run_id, target, status, data in c.execute(sa.select(results).where(results.c.run_id.in_(chunk))):
                 out[run_id].results[target] = (status, json.loads(data))
+            for run_id, meta in c.execute(sa.select(run_meta).where(run_meta.c.run_id.in_(chunk))):
+                if run_id in out:
+                    out[run_id].meta = json.loads(meta)
         return out
 
     def get(self, run_id: str) -> RunRecord:
@@ -388,6 +410,7 @@ class HistoryStore:
             rows: dict[str, list[tuple[str, str, str]]] = {}
             for run_id, target, status, data in c.execute(sa.select(results)):
                 rows.setdefault(run_id, []).append((target, status, data))
+            metas = {run_id: meta for run_id, meta in c.execute(sa.select(run_meta))}
 
         def broken(seq: int, run_id: str, why: str) -> ChainReport:
             return ChainReport(False, len(links), None, run_id, seq, why)
@@ -402,7 +425,7 @@ class HistoryStore:
             run = stored.get(lk.run_id)
             if run is None:
                 return broken(lk.seq, lk.run_id, "its record is missing: deleted")
-            if chain.content_hash(run, rows.get(lk.run_id, [])) != lk.content_hash:
+            if chain.content_hash(run, rows.get(lk.run_id, []), metas.get(lk.run_id)) != lk.content_hash:
                 return broken(lk.seq, lk.run_id, "its content (the run or one of its results) does not match "
                                                  "its hash: changed after it was written")
             if chain.link_hash(prev, lk.content_hash) != lk.chain_hash:
@@ -412,7 +435,7 @@ class HistoryStore:
         extra = sorted((r["started_at"], rid) for rid, r in stored.items() if rid not in chained)
         if extra:
             return broken(0, extra[0][1], "it is not in the chain: written behind mspctl's back")
-        orphans = sorted(set(rows) - set(stored))
+        orphans = sorted((set(rows) | set(metas)) - set(stored))
         if orphans:
             return broken(0, orphans[0], "results without their run: the run was deleted")
         return ChainReport(True, len(links), prev if links else None)

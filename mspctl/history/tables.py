@@ -32,3 +32,7 @@ run_chain = sa.Table(  # revision 0002
     sa.Column("run_id", sa.Text, sa.ForeignKey("runs.id"), nullable=False, unique=True),
     sa.Column("content_hash", sa.Text, nullable=False), sa.Column("prev_hash", sa.Text, nullable=False),
     sa.Column("chain_hash", sa.Text, nullable=False))
+run_meta = sa.Table(  # revision 0003: a run's provenance, one row per run that has one
+    "run_meta", metadata,
+    sa.Column("run_id", sa.Text, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("meta", sa.Text, nullable=False))

@@ -177,7 +177,8 @@ def _package(name: str, scan: HostScan, b: LinuxBaseline, today: date, cmp: _Cmp
     installed = scan.installed.get(name) or (update.installed if update else None)
 
     def result(state: PackageState, required: str | None, reason: str) -> PackageResult:
-        return PackageResult(name, state, installed, required, update.classification if update else None, reason)
+        return PackageResult(name, state, installed, required, update.classification if update else None, reason,
+                             update.released.isoformat() if update and update.released else None)
 
     pin, minimum = b.pins.get(name), b.minimum_versions.get(name)
     if installed is None:

@@ -114,6 +114,7 @@ class PackageResult:
     required: str | None = None    # the version the baseline wants (candidate, pin or minimum)
     classification: Classification | None = None
     reason: str = ""               # why this state, in words an auditor understands
+    released: str | None = None    # when the offered update was published (ISO date), when the repository says
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mspctl.adapters.netmiko import DeviceSession
 from mspctl.executor import Event, TaskContext
@@ -21,6 +21,9 @@ from mspctl.model import Asset
 from mspctl.patch.model import HostCompliance
 from mspctl.records import RecordStore, RunRecord, new_run_id
 from mspctl.settings import Settings
+
+if TYPE_CHECKING:
+    from mspctl.run import Run
 
 # The version as each platform's `show version` prints it (the lab's simulator prints the same).
 _VERSION = {
@@ -62,10 +65,9 @@ class OSRun:
 
     @property
     def summary(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for d in self.devices:
-            out[d.compliance.state] = out.get(d.compliance.state, 0) + 1
-        return dict(sorted(out.items()))
+        from mspctl.run import count
+
+        return count(d.compliance.state for d in self.devices)
 
     @property
     def failed(self) -> bool:
@@ -79,6 +81,20 @@ class OSRun:
         return {"run_id": self.run_id, "kind": "patch-os", "started_at": self.started_at.isoformat(),
                 "finished_at": self.finished_at.isoformat(), "summary": self.summary,
                 "devices": [d.to_dict() for d in self.devices]}
+
+    def to_run(self) -> Run:
+        """The one run value (`mspctl.run`): a result per device, its evidence its `show version`."""
+        from mspctl.run import TargetResult, new_run
+
+        def outcome(state: str) -> Any:
+            return "ok" if state == "COMPLIANT" else "failed" if state in ("UNREACHABLE", "FAILED") else "finding"
+
+        return new_run(self.run_id, "patch-os", self.started_at, self.finished_at, [
+            TargetResult(d.asset.key, d.asset.name, d.asset.client, d.compliance.state, outcome(d.compliance.state),
+                         error=d.compliance.reason if outcome(d.compliance.state) == "failed" else None,
+                         evidence_source="live", evidence_at=d.compliance.scanned_at,
+                         evidence_age=d.compliance.evidence_age_seconds, data=d.to_dict())
+            for d in self.devices], document=self.to_dict())
 
 
 def os_compliance(settings: Settings, inventory: InventoryService, flt: AssetFilter, mode: Mode = "auto",

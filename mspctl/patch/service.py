@@ -34,6 +34,7 @@ from mspctl.settings import Settings
 if TYPE_CHECKING:
     from mspctl.adapters.ansible import AnsibleRunner, HostEvent, HostOutcome
     from mspctl.patch.baseline import BaselineChoice, LinuxBaseline
+    from mspctl.run import Check, Outcome, Run, TargetResult
 
 # What happened to a host in an apply run.
 ApplyStatus = Literal[
@@ -126,15 +127,15 @@ class PatchRun:
     # contacted, never written back, no failure.
     not_applicable: list[HostResult] = field(default_factory=list)
 
+    def status_of(self, r: HostResult) -> str:
+        """A host's status in this run: what an apply did to it, or (a scan) its state."""
+        return r.status if self.kind != "patch-scan" and r.status else r.compliance.state
+
     @property
     def summary(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for r in self.hosts:
-            key = r.status if self.kind != "patch-scan" and r.status else r.compliance.state
-            out[key] = out.get(key, 0) + 1
-        if self.not_applicable:
-            out["NOT_APPLICABLE"] = len(self.not_applicable)
-        return dict(sorted(out.items()))
+        from mspctl.run import count
+
+        return count([*(self.status_of(r) for r in self.hosts), *("NOT_APPLICABLE" for _ in self.not_applicable)])
 
     @property
     def failed(self) -> bool:
@@ -155,6 +156,44 @@ class PatchRun:
                 "hosts": [r.to_dict() for r in self.hosts],
                 "not_applicable": [r.to_dict() for r in self.not_applicable]}
 
+    def to_run(self) -> Run:
+        """The one run value (`mspctl.run`): a result per host, then per asset that is no patch
+        target (NOT_APPLICABLE, no check); a failed NetBox write-back is the run's error."""
+        from mspctl.run import new_run
+
+        note = (f" (the run {self.run_id} is recorded; `mspctl patch writeback --run {self.run_id}` writes it to "
+                f"NetBox again)")
+        return new_run(self.run_id, self.kind, self.started_at, self.finished_at,
+                       [*(self._target(r) for r in self.hosts), *(self._target(r, True) for r in self.not_applicable)],
+                       interrupted=self.interrupted, params=self.params, error=self.writeback_error,
+                       error_note=note if self.writeback_error is not None else "", document=self.to_dict())
+
+    def _outcome(self, r: HostResult) -> Outcome:
+        state = r.compliance.state
+        if self.kind == "patch-scan" or r.status is None:
+            return "ok" if state == "COMPLIANT" else "failed" if state in ("UNREACHABLE", "FAILED") else "finding"
+        if r.status in (*APPLY_FAILED, "skipped"):
+            return "failed"
+        return "ok" if r.status in ("compliant", "patched") else "finding"
+
+    def _target(self, r: HostResult, not_applicable: bool = False) -> TargetResult:
+        from mspctl.errors import RunInterrupted
+        from mspctl.run import TargetResult
+
+        c = r.compliance
+        error = r.error or (c.reason if not_applicable else None)
+        code = RunInterrupted.code if (self.interrupted and r.status == "skipped" and "interrupted" in (error or "")) \
+            else None
+        installs = r.installed if r.installed or self.applied else c.install
+        status = "NOT_APPLICABLE" if not_applicable else self.status_of(r)
+        return TargetResult(
+            r.host.asset.key, r.host.name, r.host.asset.client, status,
+            "not_applicable" if not_applicable else self._outcome(r), changed=bool(r.installed) or r.rebooted,
+            diff="\n".join(f"+{p}" for p in installs), error=error, error_code=code, finished_at=r.patched_at,
+            evidence_source=None if not_applicable else str(self.params.get("source") or "scan"),
+            evidence_at=c.scanned_at, evidence_age=c.evidence_age_seconds,
+            checks=[] if not_applicable else [_host_check(r)], data=r.to_dict())
+
     def record(self) -> RunRecord:
         skipped = {r.host.name: r.compliance.reason for r in self.not_applicable}
         return RunRecord(self.run_id, self.kind, self.started_at, self.finished_at,
@@ -162,6 +201,28 @@ class PatchRun:
                           **({"interrupted": self.interrupted} if self.interrupted else {}),
                           **({"not_applicable": skipped} if skipped else {})}, self.summary,
                          {r.host.name: (r.status or r.compliance.state, r.to_dict()) for r in self.hosts})
+
+
+def _host_check(r: HostResult) -> Check:
+    """A host's JUnit testcase: a failure when not compliant, an error when unreachable or
+    failed, skipped when not started or not applicable."""
+    from mspctl.run import Check
+
+    c = r.compliance
+    props = (("baseline", r.host.baseline or ""), ("state", c.state), ("status", r.status or ""),
+             ("installed", " ".join(r.installed)), ("rebooted", str(r.rebooted).lower()),
+             ("scanned_at", c.scanned_at.isoformat() if c.scanned_at else ""))
+    if r.status == "skipped" or c.state == "NOT_APPLICABLE":
+        return Check(r.host.name, "skipped", message=r.error or c.reason or "not started", properties=props)
+    if c.state in ("UNREACHABLE", "FAILED") or r.status in ("failed", "unreachable"):
+        return Check(r.host.name, "error", message=r.error or c.reason or c.state, detail=r.error, type=c.state,
+                     properties=props)
+    if c.state != "COMPLIANT":
+        body = "\n".join(f"- {p.name}: {p.state} (installed {p.installed or '-'}, required {p.required or '-'}) "
+                         f"{p.reason}" for p in c.packages if p.state != "INSTALLED")
+        return Check(r.host.name, "failure", message=f"{c.state} against {c.baseline}", detail=body, type=c.state,
+                     properties=props)
+    return Check(r.host.name, properties=props)
 
 
 # -- selection ---------------------------------------------------------------------------------
@@ -274,10 +335,13 @@ def runner_for(settings: Settings, runner: AnsibleRunner | None = None) -> Itera
     if runner is not None:
         yield runner
         return
+    from mspctl import product
     from mspctl.adapters.ansible import AnsibleRunner
 
     p = settings.patch
-    with AnsibleRunner(settings.path(p.playbooks), forks=p.forks, ssh_config=p.ssh_config) as own:
+    # the repository's playbooks and modules where it has them, else mspctl's own (mspctl.product)
+    with AnsibleRunner(settings.path(p.playbooks), forks=p.forks, ssh_config=p.ssh_config,
+                       product=product.root()) as own:
         yield own
 
 

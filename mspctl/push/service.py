@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mspctl.adapters.netmiko import (
     ChangeInterrupted,
@@ -52,6 +52,9 @@ from mspctl.records import RecordStore, RunRecord, new_run_id
 from mspctl.render.service import RenderResult
 from mspctl.secrets import MASK, scrub, scrub_lines
 from mspctl.settings import Settings
+
+if TYPE_CHECKING:
+    from mspctl.run import Outcome, Run
 
 PushStatus = Literal["compliant", "planned", "applied", "rolled_back", "rollback_failed", "failed", "refused",
                      "skipped", "partial", "unfinished"]
@@ -115,11 +118,34 @@ class PushRun:
 
     @property
     def summary(self) -> dict[str, int]:
-        return {s: sum(d.status == s for d in self.devices) for s in STATES}
+        from mspctl.run import count
+
+        return count((d.status for d in self.devices), STATES)
 
     @property
     def failed(self) -> bool:
         return any(d.status in FAILED for d in self.devices)
+
+    def to_run(self) -> Run:
+        """The one run value (`mspctl.run`): a result per device, its diff the commands planned
+        or sent."""
+        from mspctl.errors import RunInterrupted
+        from mspctl.run import TargetResult, new_run
+
+        def outcome(status: str) -> Outcome:
+            return ("failed" if status in FAILED else "skipped" if status == "skipped"
+                    else "finding" if status == "planned" else "ok")
+
+        def code(d: DevicePush) -> str | None:
+            interrupted = self.interrupted and d.status == "skipped" and "interrupted" in (d.error or "")
+            return RunInterrupted.code if interrupted and not d.error_code else d.error_code
+
+        return new_run(self.run_id, self.kind, self.started_at, self.finished_at, [
+            TargetResult(d.asset.key, d.asset.name, d.asset.client, d.status, outcome(d.status),
+                         changed=bool(d.accepted), diff="\n".join(d.commands), error=d.error, error_code=code(d),
+                         data=d.to_dict()) for d in self.devices],
+            interrupted=self.interrupted, params={"applied": self.applied}, summary_keys=STATES,
+            document=self.to_dict())
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "kind": self.kind, "applied": self.applied,

@@ -8,6 +8,10 @@
 
     ansible-inventory -i inventory/all-clients.mspctl.yml --list
 
+An installed mspctl carries this plugin as the Ansible collection ``mspctl.core``, which Ansible
+finds beside mspctl with no configuration: there, ``plugin: mspctl.core.mspctl_inventory``. In a
+source checkout, ``ansible.cfg`` points Ansible at ``plugins/inventory`` (``plugin: mspctl_inventory``).
+
 NetBox is reached with mspctl's settings (mspctl.toml, NETBOX_API / NETBOX_TOKEN), and the
 inventory comes through mspctl's cache, so the plugin and `mspctl inventory export` agree.
 """
@@ -22,9 +26,9 @@ description:
   - Groups and host variables are the same as C(mspctl inventory export --format ansible).
 options:
   plugin:
-    description: Must be C(mspctl_inventory).
+    description: C(mspctl.core.mspctl_inventory) (the installed collection) or C(mspctl_inventory) (a source checkout).
     required: true
-    choices: [mspctl_inventory]
+    choices: [mspctl.core.mspctl_inventory, mspctl_inventory]
   clients:
     description: Client slugs (NetBox tenants or clients.yml names).
     type: list

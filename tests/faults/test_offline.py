@@ -102,7 +102,7 @@ def test_commands_that_need_netbox_refuse_offline_before_doing_anything(net, lab
     assert _runs(net, env) == runs  # and no run recorded
 
 
-def test_inventory_backup_and_records_work_offline_with_netbox_gone(net, lab_network, proxy) -> None:
+def test_inventory_backup_and_records_work_offline_with_netbox_gone(net, lab_network, proxy, tmp_path: Path) -> None:
     env = {"NETBOX_API": proxy.url}
     online = json.loads(net("inventory", "list", "-A", "-o", "json", env=env).stdout)
     proxy.close()
@@ -124,6 +124,15 @@ def test_inventory_backup_and_records_work_offline_with_netbox_gone(net, lab_net
     assert "hostname initech-rtr1" in stored
     shown = json.loads(net("--offline", "runs", "show", run["run_id"], "-o", "json", env=env).stdout)
     assert shown["kind"] == "backup"
+    # the report and the point-in-time state need only the records and the cache
+    out = tmp_path / "initech.json"
+    res = net("--offline", "report", "-c", "initech", "--format", "json", "--out", str(out), env=env)
+    assert res.exit_code == ExitCode.NOTHING_CHECKED, res.output  # a backup is no compliance evidence
+    report = json.loads(out.read_text())
+    assert report["assets"]["total"] == len([a for a in online["assets"] if a["client"] == "initech"])
+    assert {d["state"] for d in report["configuration"]["devices"]} == {"NO_EVIDENCE"}
+    status = net("--offline", "status", "-c", "initech", "-o", "json", env=env)
+    assert status.exit_code == ExitCode.NOTHING_CHECKED, status.output
 
 
 def test_a_push_is_rolled_back_offline_from_its_record_and_the_cache(net, lab_network, proxy) -> None:

@@ -68,8 +68,8 @@ def test_the_store_is_on_postgresql(backend: PostgresBackend) -> None:
     from mspctl.history import HistoryStore
 
     store = HistoryStore(backend.location)
-    assert not store.sqlite and store.migrated == ["0001", "0002"]
-    assert backend.raw("SELECT version_num FROM alembic_version") == [("0002",)]
+    assert not store.sqlite and store.migrated == ["0001", "0002", "0003"]
+    assert backend.raw("SELECT version_num FROM alembic_version") == [("0003",)]
     assert ROLE + ":***@" in store.where  # the password is never shown
     with pytest.raises(Exception, match="immutable"):
         backend.raw("TRUNCATE journal")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from mspctl import redact
+from mspctl import provenance, redact
 from mspctl.model import Asset
 
 MakeAsset = Callable[..., Asset]
@@ -17,6 +17,14 @@ MakeAsset = Callable[..., Asset]
 def _isolated_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts with no registered secrets, so masking never depends on test order."""
     monkeypatch.setattr(redact, "_known", set())
+
+
+@pytest.fixture(autouse=True)
+def _no_run_context() -> Iterator[None]:
+    """No test sees another's run context (mspctl.provenance: the command line records carry)."""
+    provenance.end()
+    yield
+    provenance.end()
 
 
 @pytest.fixture(autouse=True)

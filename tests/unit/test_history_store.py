@@ -84,9 +84,9 @@ def test_a_records_file_written_before_the_history_store_is_stamped_and_chained(
     path = tmp_path / "records.sqlite"
     written = _write_today(path)
     store = HistoryStore(path)
-    assert store.migrated == ["0002"]  # recognised as revision 0001, not recreated
+    assert store.migrated == ["0002", "0003"]  # recognised as revision 0001, not recreated
     db = sqlite3.connect(path)
-    assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
+    assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0003",)]
     for run_id, (run, res) in written.items():
         assert db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone() == run
         assert sorted(db.execute("SELECT target, status, data FROM results WHERE run_id=?", (run_id,))) == res
@@ -108,9 +108,9 @@ def test_a_records_file_written_before_the_history_store_is_stamped_and_chained(
         db.execute("DELETE FROM run_chain")
 
 
-def test_a_fresh_file_gets_both_revisions(tmp_path: Path) -> None:
+def test_a_fresh_file_gets_every_revision(tmp_path: Path) -> None:
     store = HistoryStore(tmp_path / "r.sqlite")
-    assert store.migrated == ["0001", "0002"]
+    assert store.migrated == ["0001", "0002", "0003"]
     assert (tmp_path / "r.sqlite").stat().st_mode & 0o777 == 0o600
 
 

@@ -372,3 +372,20 @@ def test_apprise_failure_is_a_reason_not_an_exception() -> None:
     why = notify.apprise_send(f"json://127.0.0.1:{port}/hook", n)
     assert why is not None and why != ""
     assert notify.url_problem("nosuch://x") is not None and notify.url_problem(URL) is None
+
+
+def test_an_sla_breach_is_told_once_per_client(store: RecordStore, settings: Settings) -> None:
+    # the default tier: drift fixed within 7 days. ntp drifts from T0 on and is still open 8 days on
+    drift_run(store, 0, {"device:1": device("rtr1", "acme", NTP)})
+    quiet = drift_run(store, 24, {"device:1": device("rtr1", "acme", NTP)})
+    assert notify.sla_notices(settings, store, quiet) == []  # 1 day: within the SLA
+    late = drift_run(store, 8 * 24, {"device:1": device("rtr1", "acme", NTP),
+                                     "device:2": device("sw1", "globex", LOGGING)})
+    out = Outbox()
+    result = notify.after_drift(settings, late.id, sender=out, store=store)
+    breaches = [n for _, n in out.sent if n.event == "sla-breach"]
+    assert [n.client for n in breaches] == ["acme"]  # globex's drift is new, not late
+    assert "rtr1: drift ntp: 8.0 days (allowed 7), still open" in breaches[0].body
+    assert result.record_id is not None
+    again = drift_run(store, 8 * 24 + 1, {"device:1": device("rtr1", "acme", NTP)})
+    assert notify.sla_notices(settings, store, again) == []  # already told

@@ -163,8 +163,7 @@ def _push(asset: Asset, tmp_path: Path, apply: bool) -> tuple[Any, RecordStore]:
 def test_a_push_sends_the_real_lines_and_records_and_shows_them_scrubbed(asset: Asset, tmp_path: Path, device: Any,
                                                                         apply: bool,
                                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    from mspctl.cli.app import App
-    from mspctl.cli.config_cmds import _render_push
+    from mspctl.reports.present import present
 
     run, records = _push(asset, tmp_path, apply)
     (result,) = run.devices
@@ -173,8 +172,8 @@ def test_a_push_sends_the_real_lines_and_records_and_shows_them_scrubbed(asset: 
     assert "snmp-server community <removed> RW" in result.commands
     assert result.pre_config == RUNNING.replace(OLD, "<removed>").replace("$9$Zk1oX3mPq8vWLe", "<removed>") \
         .replace(DEVICE_PW, "<removed>").replace("104D000A0618", "<removed>")
-    _render_push(App({}, None, output="table"), run, "footer")
-    _render_push(App({}, None, output="json"), run, "footer")
+    present(run.to_run(), "table", footer="footer")
+    present(run.to_run(), "json", footer="footer")
     out = capsys.readouterr()
     journal = [e.data for e in records.entries(run.run_id)] if apply else []
     _clean(json.dumps(run.to_dict()), out.out, out.err, json.dumps(journal), (tmp_path / "records.sqlite").read_bytes())
