@@ -10,6 +10,11 @@ from lab import nbserver as netbox
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["workers"]:  # its own parser: lab/workers.py
+        from lab import workers
+
+        return workers.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m lab", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_up = sub.add_parser("up", help="start PostgreSQL, Redis and NetBox; load a data set (idempotent)")
@@ -30,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     p_brown.add_argument("action", choices=["up", "down"])
     p_brown.add_argument("--json", action="store_true", help="print the lab settings as JSON on stdout")
     p_brown.add_argument("--fresh", action="store_true", help="reload NetBox's brownfield data from its dump")
+    sub.add_parser("workers", help="Celery workers, each in its own network namespace "
+                                   "(python -m lab workers up|down|status|cut|restore|kill --help)")
     p_env = sub.add_parser("env", help="print NETBOX_API/NETBOX_TOKEN exports for a data set's NetBox")
     p_env.add_argument("--dataset", choices=sorted(netbox.SEEDS), default="demo")
     args = parser.parse_args(argv)

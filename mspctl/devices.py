@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mspctl.adapters.netmiko import DeviceTarget
 from mspctl.credentials import CredentialStore
@@ -14,6 +15,11 @@ from mspctl.inventory.platforms import PlatformMap
 from mspctl.inventory.service import InventoryService, Mode
 from mspctl.model import Asset, ClientSettings
 from mspctl.settings import Settings
+
+if TYPE_CHECKING:
+    from mspctl.plugins import ReadSession
+
+DEFAULT_DRIVER = "netmiko"
 
 
 @dataclass(frozen=True)
@@ -26,18 +32,30 @@ class Unreachable:
 
 
 def resolve_targets(assets: Sequence[Asset], settings: Settings, client_settings: Mapping[str, ClientSettings],
-                    store: CredentialStore | None = None) -> tuple[dict[str, DeviceTarget], list[Unreachable]]:
-    """Targets by asset key (`kind:id`), and the assets that cannot be reached with the reason."""
+                    store: CredentialStore | None = None, driver: str | None = None,
+                    ) -> tuple[dict[str, DeviceTarget], list[Unreachable]]:
+    """Targets by asset key (`kind:id`), and the assets that cannot be reached with the reason.
+    Each target's read driver is `driver` (a run's --driver), else its platform's
+    ``[platforms.<slug>] driver``, else netmiko. Raises UnknownPluginError (MSP-PLUG-404) when
+    one is not installed, before any device is contacted."""
+    from mspctl.plugins import DRIVERS
+
     store = store or CredentialStore()
     platforms = PlatformMap(settings.platforms)
     targets: dict[str, DeviceTarget] = {}
     problems: list[Unreachable] = []
+    if driver is not None:
+        DRIVERS.get(driver)
     for asset in assets:
-        driver = platforms.resolve(asset.platform).netmiko
+        info = platforms.resolve(asset.platform)
+        reader = driver or info.driver or DEFAULT_DRIVER
+        if reader not in DRIVERS:
+            DRIVERS.get(reader)  # raises, naming the installed drivers
+        netmiko_type = info.netmiko
         cs = client_settings.get(asset.client or "")
         if not asset.primary_ip:
             problems.append(Unreachable(asset, "no primary IP in NetBox", "MSP-DEV-404"))
-        elif not driver:
+        elif not netmiko_type:
             problems.append(Unreachable(asset, f"no Netmiko driver for platform {asset.platform!r}", "MSP-DEV-415"))
         elif cs is None or not cs.credentials:
             problems.append(Unreachable(asset, f"client {asset.client!r} has no credentials reference in "
@@ -48,9 +66,19 @@ def resolve_targets(assets: Sequence[Asset], settings: Settings, client_settings
             except MspctlError as exc:
                 problems.append(Unreachable(asset, exc.message, exc.code))
                 continue
-            targets[asset.key] = DeviceTarget(asset.name, asset.primary_ip, settings.devices.ssh_port, driver,
-                                               creds.username, creds.password, creds.secret)
+            targets[asset.key] = DeviceTarget(asset.name, asset.primary_ip, settings.devices.ssh_port,
+                                               netmiko_type, creds.username, creds.password, creds.secret,
+                                               credentials=cs.credentials, driver=reader)
     return targets, problems
+
+
+def read_session(target: DeviceTarget, timeout: float) -> ReadSession:
+    """An open read-only session to `target` through its driver plugin (`target.driver`); close
+    it (``contextlib.closing``). Raises UnknownPluginError, or the driver's DeviceError /
+    DeviceAuthError / DeviceConnectionError (retryable)."""
+    from mspctl.plugins import DRIVERS
+
+    return DRIVERS.get(target.driver).session(target, timeout)
 
 
 def network_devices(inventory: InventoryService, flt: AssetFilter, mode: Mode = "auto",
@@ -76,10 +104,12 @@ def network_devices(inventory: InventoryService, flt: AssetFilter, mode: Mode = 
 
 
 def plan(settings: Settings, inventory: InventoryService, assets: Sequence[Asset],
-         store: CredentialStore | None = None) -> tuple[dict[str, DeviceTarget], dict[str, tuple[str, str]]]:
+         store: CredentialStore | None = None, driver: str | None = None,
+         ) -> tuple[dict[str, DeviceTarget], dict[str, tuple[str, str]]]:
     """Targets for the reachable assets, and (reason, code) for the others, by asset key (`kind:id`:
-    two clients may name two devices alike; a target is its NetBox object)."""
-    targets, problems = resolve_targets(assets, settings, inventory.client_settings, store)
+    two clients may name two devices alike; a target is its NetBox object). `driver`: the read
+    driver for every target (a run's --driver; see `resolve_targets`)."""
+    targets, problems = resolve_targets(assets, settings, inventory.client_settings, store, driver)
     return targets, {p.asset.key: (p.reason, p.code) for p in problems}
 
 
@@ -93,18 +123,36 @@ SPREAD_SESSIONS = 50
 
 
 def executor_for(settings: Settings, spread: bool = False, change: bool = False) -> Executor:
-    """The executor for device sessions. `spread`: the tasks only return values (a read such as a
-    backup), so large runs may use one worker process per core, each with its share of workers.
-    `change`: the tasks change devices, so none is ever abandoned half-way (see ThreadExecutor)."""
-    import os
+    """The executor for device sessions, from the ``mspctl.executors`` plugin that
+    `[executor] backend` names (``local``: this machine; ``celery``: `mspctl worker`s).
+    `spread`: the tasks only return values (a read such as a backup), so large runs may use one
+    worker process per core. `change`: the tasks change devices, so none is ever abandoned
+    half-way (see ThreadExecutor). Raises UnknownPluginError (MSP-PLUG-404)."""
+    from mspctl.plugins import EXECUTORS
 
-    d = settings.devices
-    cores = os.cpu_count() or 1
-    if spread and cores > 1:
-        # Each process has its own GIL: the workers are shared out, up to SPREAD_SESSIONS each.
-        per_process = min(-(-d.workers // cores), SPREAD_SESSIONS)
-        inner = ThreadExecutor(workers=per_process, timeout=d.timeout, retries=d.retries, retry_on=(OSError,))
-        return ProcessSpreadExecutor(cores, inner)
-    workers = min(d.workers, SESSIONS_PER_CORE * cores)
-    return ThreadExecutor(workers=workers, timeout=d.timeout, retries=d.retries, retry_on=(OSError,),
-                          abandon=not change)
+    return EXECUTORS.get(settings.executor.backend).executor(settings, spread=spread, change=change)
+
+
+@dataclass(frozen=True)
+class LocalBackend:
+    """The ``mspctl.executors`` plugin ``local`` (the default): threads, and for large reads one
+    process per core, on this machine."""
+
+    name: str = "local"
+
+    def executor(self, settings: Settings, *, spread: bool = False, change: bool = False) -> Executor:
+        import os
+
+        d = settings.devices
+        cores = os.cpu_count() or 1
+        if spread and cores > 1:
+            # Each process has its own GIL: the workers are shared out, up to SPREAD_SESSIONS each.
+            per_process = min(-(-d.workers // cores), SPREAD_SESSIONS)
+            inner = ThreadExecutor(workers=per_process, timeout=d.timeout, retries=d.retries, retry_on=(OSError,))
+            return ProcessSpreadExecutor(cores, inner)
+        workers = min(d.workers, SESSIONS_PER_CORE * cores)
+        return ThreadExecutor(workers=workers, timeout=d.timeout, retries=d.retries, retry_on=(OSError,),
+                              abandon=not change)
+
+
+LOCAL = LocalBackend()

@@ -211,3 +211,34 @@ class PathEscapeError(ConfigError):
     was written there."""
 
     code = "MSP-PATH-400"
+
+
+class ExecutorError(MspctlError):
+    """The distributed executor (`[executor] backend = "celery"`, docs/scale.md) cannot run:
+    its broker cannot be reached, or no worker answers."""
+
+    code = "MSP-EXEC-503"
+    exit_code = ExitCode.UNREACHABLE
+
+
+class BatchLost(MspctlError):
+    """A batch of targets sent to the workers came back from none of them: every worker that
+    took it died or went dark, and no other worker finished it in time. Its targets fail with
+    this code (a read), or are `unfinished` (a change: never run twice)."""
+
+    code = "MSP-EXEC-408"
+    exit_code = ExitCode.PARTIAL
+
+
+class PluginError(ConfigError):
+    """A plugin (an entry point of ``mspctl.*``, docs/plugins.md) does not load, or is not the
+    kind of object its group needs. The message names the plugin, its object and its package."""
+
+    code = "MSP-PLUG-500"
+
+
+class UnknownPluginError(PluginError):
+    """No installed plugin has the name a setting or option asks for; the hint lists those
+    installed."""
+
+    code = "MSP-PLUG-404"

@@ -51,6 +51,10 @@ def unless_stopped[A, R](stop: Callable[[], bool] | None, task: Callable[[A], R]
     tasks, so that queued targets end at once as results (`error_type` ``RunInterrupted``)."""
     if stop is None:
         return task
+    from mspctl.scale.jobs import RemoteTask
+
+    if isinstance(task, RemoteTask):  # the coordinator of a distributed run stops sending batches
+        return task.guarded(lambda local: unless_stopped(stop, local), stop)  # type: ignore[return-value]
 
     def guarded(arg: A) -> R:
         if stop():

@@ -29,6 +29,7 @@ WORKS_OFFLINE: dict[str, str] = {
     "patch baselines": "the baseline files only",
     "settings show": "the settings only",
     "init": "mspctl's own example files only (it writes a new repository and never reads NetBox)",
+    "plugins list": "the installed packages' entry points only",
 }
 
 _CONTEXTS = "each device's config context and interfaces (with their addresses) are read live from NetBox"
@@ -46,6 +47,7 @@ NEEDS_NETBOX: dict[str, str] = {
                     "NetBox (journal, patch_compliance, last_patched)",
     "patch os": "each device's network-OS baseline comes from its config context, read live from NetBox",
     "patch writeback": "it writes a recorded run's results to NetBox",
+    "worker": "a worker renders a push batch's intended configs from NetBox, as the coordinator did",
 }
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mspctl.errors import ConfigError
+from mspctl.errors import ConfigError, UnknownPluginError
 from mspctl.files import read_text
 from mspctl.redact import register_secret
 
@@ -98,6 +98,23 @@ class RecordsSettings:
 
 
 @dataclass(frozen=True)
+class ExecutorSettings:
+    """Where runs execute (docs/scale.md): ``local`` (threads and processes of this machine, the
+    default: no broker needed) or ``celery`` (batches of targets on `mspctl worker` machines, over
+    a Redis broker). The broker URL may carry a password: it is registered as a secret."""
+
+    backend: str = "local"
+    broker_url: str = field(default="", repr=False)
+    batch_size: int = 25  # targets per batch sent to a worker
+    queue: str = "mspctl"
+    # Seconds after which the broker hands a batch a worker took but never acknowledged (the
+    # worker died or went dark) to another worker; must exceed the longest batch.
+    visibility_timeout: int = 3600
+    ping_timeout: float = 3.0  # seconds a run waits for some worker to answer before it starts
+
+
+
+@dataclass(frozen=True)
 class NotifySettings:
     """Where notifications go (docs/notify.md): Apprise URLs (Teams, Slack, e-mail, a JSON
     webhook). Empty: nothing is sent. URLs often carry tokens: they are registered as secrets."""
@@ -165,6 +182,7 @@ class Settings:
     render: RenderSettings = field(default_factory=RenderSettings)
     records: RecordsSettings = field(default_factory=RecordsSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
+    executor: ExecutorSettings = field(default_factory=ExecutorSettings)
     sla: SlaSettings = field(default_factory=SlaSettings)
     sources: tuple[str, ...] = ()  # the files and variables that were read, for `mspctl settings show`
 
@@ -225,6 +243,8 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "push": {"revert_minutes": int, "max_remove_share": (int, float)},
     "render": {"template_timeout": (int, float, str), "max_output_bytes": int, "max_loop_iterations": int},
     "records": {"url": str},
+    "executor": {"backend": str, "broker_url": str, "batch_size": int, "queue": str, "visibility_timeout": int,
+                 "ping_timeout": (int, float)},
     "notify": {"urls": list},
     "sla": {"patch_days": int, "drift_days": int, "tiers": dict},
 }
@@ -260,6 +280,19 @@ def parse_duration(value: int | str, where: str) -> int:
     return int(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
 
 
+_PLATFORM_KEYS = ("netmiko", "ansible_network_os", "ansible_connection", "os_family", "driver")
+
+
+def _check_driver(name: str, where: str) -> None:
+    """`name` must be an installed ``mspctl.drivers`` plugin (checked by name: nothing is loaded)."""
+    from mspctl.plugins import DRIVERS
+
+    if name not in DRIVERS:
+        raise UnknownPluginError(f"{where} = {name!r}: no device driver plugin of that name",
+                                 hint=f"installed: {', '.join(DRIVERS.names()) or 'none'} "
+                                      "(see `mspctl plugins list`)")
+
+
 def read_file(path: Path) -> dict[str, Any]:
     """Parse and validate one settings file. Errors start with ``file:line:``."""
     try:
@@ -279,11 +312,13 @@ def read_file(path: Path) -> dict[str, Any]:
                 raise ConfigError(f"{path}:{_line_of(text, section)}: [platforms.<slug>] tables expected")
             for slug, mapping in value.items():
                 for k, v in mapping.items():
-                    if k not in ("netmiko", "ansible_network_os", "ansible_connection", "os_family") or \
-                            not isinstance(v, str):
+                    if k not in _PLATFORM_KEYS or not isinstance(v, str):
                         raise ConfigError(
                             f"{path}:{_line_of(text, k, f'platforms.{slug}')}: platforms.{slug}.{k}: "
-                            "expected netmiko, ansible_network_os, ansible_connection or os_family as strings")
+                            "expected netmiko, ansible_network_os, ansible_connection, os_family or driver "
+                            "as strings")
+                    if k == "driver":
+                        _check_driver(v, f"{path}:{_line_of(text, k, f'platforms.{slug}')}: platforms.{slug}.driver")
             continue
         if section not in _SCHEMA:
             raise ConfigError(f"{path}:{_line_of(text, section)}: unknown section [{section}]",
@@ -388,7 +423,31 @@ _RANGES: dict[tuple[str, str], tuple[float, float | None]] = {
     ("render", "template_timeout"): (0.1, 3600), ("render", "max_output_bytes"): (1000, 1_000_000_000),
     ("render", "max_loop_iterations"): (1000, None),
     ("sla", "patch_days"): (0, 3650), ("sla", "drift_days"): (0, 3650),
+    ("executor", "batch_size"): (1, 10_000), ("executor", "visibility_timeout"): (10, 7 * 86400),
+    ("executor", "ping_timeout"): (0.1, 600),
 }
+
+
+def _executor(data: Mapping[str, Any]) -> ExecutorSettings:
+    """`[executor]`, checked: a known backend, and a Redis broker for celery."""
+    from mspctl.redact import register_secret
+
+    settings = ExecutorSettings(**data)
+    if settings.backend not in ("local", "celery"):
+        from mspctl.errors import UnknownPluginError
+        from mspctl.plugins import EXECUTORS
+
+        if settings.backend not in EXECUTORS.names():
+            raise UnknownPluginError(f"executor.backend = {settings.backend!r}: no such executor",
+                                     hint=f"installed: {', '.join(EXECUTORS.names())} (`mspctl plugins list`)")
+    if settings.broker_url:
+        m = re.match(r"^[a-z+]+://[^:@/]*:([^@/]+)@", settings.broker_url)
+        if m:
+            register_secret(m.group(1))
+    if settings.backend == "celery" and not settings.broker_url:
+        raise ConfigError("executor.backend = 'celery' needs a broker",
+                          hint="set [executor] broker_url = \"redis://HOST:6379/0\" or MSPCTL_BROKER_URL")
+    return settings
 
 
 def _range_problem(section: str, key: str, value: Any) -> str | None:
@@ -493,6 +552,10 @@ def load_settings(
     if env.get("MSPCTL_RECORDS_URL"):
         data = _merge(data, {"records": {"url": env["MSPCTL_RECORDS_URL"]}})
         sources.append("$MSPCTL_RECORDS_URL")
+    for name, key in (("MSPCTL_EXECUTOR", "backend"), ("MSPCTL_BROKER_URL", "broker_url")):
+        if env.get(name):
+            data = _merge(data, {"executor": {key: env[name]}})
+            sources.append(f"${name}")
     if env.get("MSPCTL_NOTIFY_URLS"):  # comma-separated; replaces the files' list
         urls = [u.strip() for u in env["MSPCTL_NOTIFY_URLS"].split(",") if u.strip()]
         for i, url in enumerate(urls):
@@ -523,7 +586,8 @@ def load_settings(
             raise ConfigError(f"environment MSPCTL_DEVICE_PORT={env['MSPCTL_DEVICE_PORT']!r}: not a port") from None
     for section, key, kind in (("devices", "timeout", float), ("devices", "retries", int),
                                ("devices", "workers", int), ("netbox", "timeout", float),
-                               ("netbox", "retries", int)):
+                               ("netbox", "retries", int), ("executor", "batch_size", int),
+                               ("executor", "visibility_timeout", int)):
         name = f"MSPCTL_{section.upper()}_{key.upper()}"
         if env.get(name):
             try:
@@ -593,6 +657,7 @@ def load_settings(
         render=RenderSettings(**data.get("render", {})),
         records=RecordsSettings(**data.get("records", {})),
         notify=NotifySettings(urls=tuple(data.get("notify", {}).get("urls", ()))),
+        executor=_executor(data.get("executor", {})),
         sla=_sla(data.get("sla", {})),
         sources=tuple(sources),
     )

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         nodeid = item.nodeid.replace(os.sep, "/")
-        if "tests/lab/" in nodeid:
+        if "tests/lab/" in nodeid or "tests/plugins/" in nodeid:
             item.add_marker(pytest.mark.lab)
         if "tests/faults/" in nodeid:
             item.add_marker(pytest.mark.lab)
@@ -194,6 +194,88 @@ def lab_servers(lab_netbox: LabNetBox) -> LabServers:
         pytest.fail(f"lab.hosts up failed ({proc.returncode}):\n{proc.stderr[-4000:]}", pytrace=False)
     info = json.loads(proc.stdout.strip().splitlines()[-1])
     return LabServers(info["ssh_config"], info)
+
+
+@dataclass(frozen=True)
+class LabWorkers:
+    """Celery workers (`mspctl worker`, lab-w1 and lab-w2), each in its own network namespace
+    (lab/workers.py), on the lab's broker; they reach NetBox and the demo network at their real
+    addresses, and the host lab's hosts when that lab is up."""
+
+    broker_url: str
+    count: int
+
+    def client_env(self) -> dict[str, str]:
+        """What a client command needs to hand its batches to these workers: small batches (so
+        two workers share even one client's devices) and the workers' short visibility timeout,
+        which must exceed the longest batch (a device's timeout)."""
+        return {"MSPCTL_BROKER_URL": self.broker_url, "MSPCTL_EXECUTOR": "celery", **WORKER_TIMING,
+                "MSPCTL_EXECUTOR_BATCH_SIZE": "2", "MSPCTL_DEVICES_TIMEOUT": "15"}
+
+    def status(self):  # -> lab.workers.WorkersInfo
+        from lab import workers
+
+        return workers.status()
+
+    def cut(self, index: int) -> None:
+        from lab import workers
+
+        workers.cut(index)
+
+    def restore(self, index: int) -> None:
+        from lab import workers
+
+        workers.restore(index)
+
+    def kill(self, index: int) -> None:
+        from lab import workers
+
+        workers.kill(index)
+
+    def start(self, index: int) -> None:
+        """Start a killed worker again and wait until it takes batches."""
+        from lab import workers
+
+        workers.start(index)
+
+    def reset(self) -> None:
+        """Every worker reachable and running."""
+        from lab import workers
+
+        for w in workers.status().workers:
+            if w.cut:
+                workers.restore(w.index)
+            if not w.alive:
+                workers.start(w.index)
+
+
+# A batch a worker took and never acknowledged goes to another worker after this long (the
+# broker's visibility timeout, seconds): short in the lab, so a killed worker's batch is redone soon.
+WORKER_TIMING = {"MSPCTL_EXECUTOR_VISIBILITY_TIMEOUT": "25"}
+
+
+@pytest.fixture(scope="session")
+def lab_workers(lab_network: LabNetwork, lab_netbox: LabNetBox, lab_servers: LabServers,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabWorkers]:
+    """Two `mspctl worker`s in their own network namespaces, on an emptied broker; the repository
+    is the checkout, the settings are the `net` and `patch` fixtures' (a cache per worker). The
+    host lab is up first, so the workers reach its hosts. Torn down at the end."""
+    from lab import workers
+
+    if os.geteuid() != 0:
+        pytest.fail("lab workers need root (network namespaces)", pytrace=False)
+    base = tmp_path_factory.mktemp("workers")
+    env = {**lab_env(lab_netbox, base / "{name}"), "MSPCTL_CREDENTIALS_FILE": lab_network.credentials_file,
+           "MSPCTL_DEVICE_PORT": lab_network.device_port, "MSPCTL_SSH_CONFIG": lab_servers.ssh_config,
+           **WORKER_TIMING}
+    try:
+        workers.down()
+        workers.flush_broker()
+        info = workers.up(2, env=env, cwd=REPO)
+    except workers.WorkersError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield LabWorkers(info.broker_url, len(info.workers))
+    workers.down()
 
 
 @pytest.fixture(scope="module")

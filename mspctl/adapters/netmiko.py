@@ -101,6 +101,10 @@ class DeviceTarget:
     username: str
     password: str = field(repr=False)
     secret: str = field(default="", repr=False)
+    credentials: str = ""  # the name the secrets were resolved by: what a worker is told instead
+    # The ``mspctl.drivers`` plugin that opens its read sessions (backup, drift, OS reads):
+    # [platforms.<slug>] driver, or a run's --driver. Changes always go through DeviceSession.
+    driver: str = "netmiko"
 
 
 class DeviceSession:
@@ -142,6 +146,9 @@ class DeviceSession:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(Exception):  # the session may already be gone; nothing to report
                 self._conn.disconnect()
@@ -294,6 +301,21 @@ class DeviceSession:
         else:
             self.exec_command("configure revert now")
         self._call("reading the prompt", self._conn.set_base_prompt)
+
+
+@dataclass(frozen=True)
+class NetmikoDriver:
+    """The ``mspctl.drivers`` plugin ``netmiko`` (the default): a read session is an open
+    `DeviceSession`."""
+
+    name: str = "netmiko"
+
+    def session(self, target: DeviceTarget, timeout: float) -> DeviceSession:
+        """An open session to `target`. Raises DeviceAuthError or DeviceConnectionError."""
+        return DeviceSession(target, timeout).__enter__()
+
+
+NETMIKO = NetmikoDriver()
 
 
 def _blocks(lines: Sequence[str]) -> list[list[str]]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from mspctl.adapters.git import GitRepo
-from mspctl.adapters.netmiko import DeviceSession, DeviceTarget
+from mspctl.adapters.netmiko import DeviceTarget
 from mspctl.drift.configtext import clean
 from mspctl.errors import PathEscapeError, RefusedError, RunInterrupted, StorageError
 from mspctl.escape import escape_text
@@ -30,6 +30,7 @@ from mspctl.files import path_in, write_atomic
 from mspctl.interrupts import stopped_by, unless_stopped
 from mspctl.model import Asset
 from mspctl.records import RecordStore, RunRecord, new_run_id
+from mspctl.scale.jobs import RemoteTask, describe
 from mspctl.secrets import scrub
 
 if TYPE_CHECKING:
@@ -97,8 +98,11 @@ def backup_file(repo: Path, asset: Asset, shared: bool = False) -> Path:
 
 
 def fetch_config(target: DeviceTarget, timeout: float, platform: str | None) -> str:
-    """The device's running config as it is stored: cleaned and scrubbed."""
-    with DeviceSession(target, timeout) as session:
+    """The device's running config as it is stored: cleaned and scrubbed. Read through the
+    target's driver plugin (`target.driver`: netmiko, scrapli); raises its DeviceErrors."""
+    from mspctl.devices import read_session
+
+    with contextlib.closing(read_session(target, timeout)) as session:
         return scrub(clean(session.running_config()), platform)
 
 
@@ -117,7 +121,9 @@ def run_backup(assets: Sequence[Asset], targets: dict[str, DeviceTarget], unreac
     def task(ctx: TaskContext) -> str:
         return fetch_config(targets[ctx.target], ctx.timeout, platforms[ctx.target])
 
-    results = {r.target: r for r in executor.run(keys, unless_stopped(stop, task), on_event)}
+    remote = RemoteTask("device.config", task, {k: describe(targets[k], platform=platforms[k]) for k in keys},
+                        decode=lambda v: str(v["text"]), run_id=run_id)
+    results = {r.target: r for r in executor.run(keys, unless_stopped(stop, remote), on_event)}
     try:
         with repo.locked(LOCK_WAIT):
             return _store(assets, results, unreachable, repo, records, run_id, started, stopped_by(stop), shared)
@@ -136,6 +142,14 @@ def run_backup(assets: Sequence[Asset], targets: dict[str, DeviceTarget], unreac
         raise
 
 
+def _rel(repo: GitRepo, asset: Asset, shared: bool) -> str:
+    """The asset's backup file relative to the repository ("" when it would escape it)."""
+    try:
+        return backup_file(repo.path, asset, shared).relative_to(repo.path).as_posix()
+    except PathEscapeError:
+        return ""
+
+
 # How long a backup waits for another run on the same repository before it gives up (seconds).
 LOCK_WAIT = 120.0
 
@@ -147,6 +161,8 @@ def _store(assets: Sequence[Asset], results: dict[str, TargetResult[str]], unrea
     judged against the last commit, not the working tree, so a file a killed run left behind is
     this run's change only if it still differs from HEAD, and the commit holds only this run's files."""
     devices: list[DeviceBackup] = []
+    rels = [_rel(repo, a, a.key in shared) for a in assets if a.key in results and results[a.key].ok]
+    committed = repo.committed_all([r for r in rels if r])  # one git process for the run, not one a device
     for asset in assets:
         try:
             dest = backup_file(repo.path, asset, asset.key in shared)
@@ -166,7 +182,7 @@ def _store(assets: Sequence[Asset], results: dict[str, TargetResult[str]], unrea
         if not res.ok or res.value is None:
             devices.append(DeviceBackup(asset, "failed", rel, res.error, res.error_type, res.duration, res.attempts))
             continue
-        old = repo.committed(rel)
+        old = committed[rel] if rel in committed else repo.committed(rel)
         # Scrubbed in the worker already; again here, where the secrets registered in this
         # process (the credentials it resolved) are certainly known.
         text = scrub(res.value, asset.platform)

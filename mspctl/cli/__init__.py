@@ -10,9 +10,11 @@ from mspctl.cli.init_cmd import init_cmd
 from mspctl.cli.inventory import clients_cmd, inventory_group
 from mspctl.cli.metrics_cmd import metrics_cmd
 from mspctl.cli.patch_cmd import patch_group
+from mspctl.cli.plugins_cmd import plugins_group
 from mspctl.cli.report_cmd import report_cmd, status_cmd
 from mspctl.cli.runs_cmd import runs_group
 from mspctl.cli.settings_cmd import settings_group
+from mspctl.cli.worker_cmd import worker_cmd
 
 main.add_command(init_cmd)
 main.add_command(clients_cmd)
@@ -26,5 +28,7 @@ main.add_command(patch_group)
 main.add_command(report_cmd)
 main.add_command(status_cmd)
 main.add_command(completion_cmd)
+main.add_command(worker_cmd)
+main.add_command(plugins_group)
 
 __all__ = ["main", "run"]

@@ -10,6 +10,7 @@ import click
 from mspctl.cli.app import App, output_option, pass_app
 from mspctl.cli.inventory import build_filter, scope_options
 from mspctl.cli.output import echo_line, exit_if_nothing_checked, render
+from mspctl.cli.plugins_cmd import driver_option
 from mspctl.errors import ExitCode
 from mspctl.offline import refuse_offline
 from mspctl.reports.present import finish, present
@@ -80,9 +81,10 @@ def render_cmd(app: App, /, out_dir: Path | None, source: str, **flt: Any) -> No
 
 @config_group.command("backup")
 @scope_options
+@driver_option
 @output_option
 @pass_app
-def backup_cmd(app: App, /, **flt: Any) -> None:
+def backup_cmd(app: App, /, driver: str | None, **flt: Any) -> None:
     """Back up running configs over SSH into the backups git repository (one commit per run).
 
     \b
@@ -106,7 +108,7 @@ def backup_cmd(app: App, /, **flt: Any) -> None:
     s = app.settings
     inventory = app.inventory()
     assets = network_devices(inventory, build_filter(**flt), app.mode, PlatformMap(s.platforms))
-    targets, unreachable = plan(s, inventory, assets)
+    targets, unreachable = plan(s, inventory, assets, driver=driver)
     with graceful_stop(READ_ONLY) as stop, app.device_progress("backing up") as on_event:
         backup = run_backup(assets, targets, unreachable, GitRepo(s.path(s.config.backups)),
                             executor_for(s, spread=True), RecordStore(s.records_location), on_event=on_event,

@@ -10,6 +10,7 @@ import click
 from mspctl.cli.app import App, output_option, pass_app
 from mspctl.cli.inventory import build_filter, scope_options
 from mspctl.cli.output import echo_line
+from mspctl.cli.plugins_cmd import driver_option
 from mspctl.offline import refuse_offline
 
 if TYPE_CHECKING:
@@ -30,10 +31,11 @@ if TYPE_CHECKING:
                    "recorded). Errors before any device is read (settings, NetBox) and an interrupted run (130) "
                    "exit non-zero whatever --fail-on says.")
 @click.option("--no-notify", is_flag=True, help="Send no notification for this run ([notify] urls, docs/notify.md).")
+@driver_option
 @output_option
 @pass_app
 def drift_cmd(app: App, /, source: str, feature_names: tuple[str, ...], junit: Path | None, markdown: Path | None,
-              fail_on: str, no_notify: bool, **flt: Any) -> None:
+              fail_on: str, no_notify: bool, driver: str | None, **flt: Any) -> None:
     """Audit configuration drift: rendered intent against the devices' actual configuration.
 
     \b
@@ -54,7 +56,7 @@ def drift_cmd(app: App, /, source: str, feature_names: tuple[str, ...], junit: P
     with graceful_stop(READ_ONLY) as stop, app.device_progress("auditing") as on_event:
         inventory = app.inventory()
         audited = audit(app.settings, inventory, build_filter(**flt), cast("ActualSource", source), feature_names,
-                        app.mode, on_event, stop)
+                        app.mode, on_event, stop, driver)
     run = audited.to_run(inventory.names(app.mode))  # the table prints names -l takes back
     if junit:
         write_atomic(junit, to_junit(run))

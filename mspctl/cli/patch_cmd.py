@@ -13,6 +13,7 @@ import click
 from mspctl.cli.app import App, output_option, pass_app
 from mspctl.cli.inventory import build_filter, scope_options
 from mspctl.cli.output import echo_line, render
+from mspctl.cli.plugins_cmd import driver_option
 from mspctl.escape import escape_text
 from mspctl.offline import refuse_offline
 from mspctl.reports.present import finish, present
@@ -269,10 +270,11 @@ def baselines_cmd(app: App) -> None:
 @scope_options
 @click.option("--fail-on", type=click.Choice(["noncompliant", "failure", "never"]), default="noncompliant",
               show_default=True, help="As for `patch scan`.")
+@driver_option
 @output_option
 @pass_app
-def os_cmd(app: App, /, fail_on: str, **flt: Any) -> None:
-    """Network OS compliance: each device's `show version` (Netmiko) against its network-OS
+def os_cmd(app: App, /, fail_on: str, driver: str | None, **flt: Any) -> None:
+    """Network OS compliance: each device's `show version` (its read driver) against its network-OS
     baseline (approved versions or a minimum, per platform and device type).
 
     \b
@@ -282,6 +284,7 @@ def os_cmd(app: App, /, fail_on: str, **flt: Any) -> None:
 
     refuse_offline(app.mode, "patch os")
     with app.device_progress("reading versions") as on_event:
-        run = os_compliance(app.settings, app.inventory(), build_filter(**flt), app.mode, on_event).to_run()
+        run = os_compliance(app.settings, app.inventory(), build_filter(**flt), app.mode, on_event,
+                            driver).to_run()
     present(run, app.output)
     finish(run, policy(fail_on))

@@ -11,12 +11,12 @@ import click
 
 from mspctl.cli.app import App, output_option, pass_app
 from mspctl.cli.output import echo_line, render
+from mspctl.cli.plugins_cmd import PluginChoice
 from mspctl.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from mspctl.reports.client import ClientReport
 
-_FORMATS = ("html", "md", "json", "csv")
 
 
 def _period(period: str | None, start: str | None, end: str | None) -> tuple[datetime, datetime]:
@@ -45,8 +45,9 @@ def _period(period: str | None, start: str | None, end: str | None) -> tuple[dat
 @click.option("--period", metavar="DURATION", help="The period up to --to (default now): 30d (the default), 4w.")
 @click.option("--from", "start", metavar="WHEN", help="The period's start: 2026-11-01, 2026-11-01T00:00Z.")
 @click.option("--to", "end", metavar="WHEN", help="The period's end (exclusive of later records; default: now).")
-@click.option("-f", "--format", "fmt", type=click.Choice(_FORMATS), default="html", show_default=True,
-              help="html: one self-contained file; md; json (schema-versioned); csv: a folder, one file per table.")
+@click.option("-f", "--format", "fmt", type=PluginChoice("mspctl.report_formats"), default="html", show_default=True,
+              help="html: one self-contained file; md; json (schema-versioned); csv: a folder, one file per table; "
+                   "or a third-party format (`mspctl plugins list`).")
 @click.option("--out", type=click.Path(path_type=Path), metavar="PATH",
               help="The file (a folder for csv, or for several clients). Default: ./<client>-<date>.<ext>.")
 @pass_app
@@ -77,18 +78,22 @@ def report_cmd(app: App, clients: tuple[str, ...], all_clients: bool, period: st
     if several:
         out = out or Path.cwd()
         out.mkdir(parents=True, exist_ok=True)
+    from mspctl.plugins import REPORT_FORMATS
+
     written = write_reports(reports, fmt, out, index=several)
+    folder = not REPORT_FORMATS.get(fmt).suffix  # a format of several files writes a folder
     empty = []
     for r in reports:
         paths = written.reports[r.inp.client]
-        where = paths[0].parent if fmt == "csv" else paths[0]
+        where = paths[0].parent if folder else paths[0]
         echo_line(f"{r.inp.client}: wrote {where}", err=True)
         if not _has_evidence(r):
             empty.append(r.inp.client)
     if written.index is not None:
         echo_line(f"index: wrote {written.index}", err=True)
     for r in reports:
-        click.echo(written.reports[r.inp.client][0].parent if fmt == "csv" else written.reports[r.inp.client][0])
+        first = written.reports[r.inp.client][0]
+        click.echo(first.parent if folder else first)
     chain = reports[0].inp.chain if reports else None
     if chain is not None and not chain.ok:
         echo_line(f"warning: MSP-REC-409: the run records' chain is broken at run {chain.broken_run}: {chain.reason}; "

@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from mspctl.adapters.git import GitRepo
-from mspctl.adapters.netmiko import DeviceSession, DeviceTarget
-from mspctl.backup.service import backup_file
+from mspctl.adapters.netmiko import DeviceTarget
+from mspctl.backup.service import backup_file, fetch_config
 from mspctl.drift.compare import FeatureResult, compare_feature
-from mspctl.drift.configtext import clean, parse
+from mspctl.drift.configtext import parse
 from mspctl.drift.features import Feature
 from mspctl.errors import PathEscapeError, RunInterrupted
 from mspctl.executor import Event, Executor, TaskContext
@@ -33,6 +33,7 @@ from mspctl.inventory.service import InventoryService, Mode
 from mspctl.model import Asset
 from mspctl.records import RecordStore, RunRecord, new_run_id
 from mspctl.render.service import RenderResult
+from mspctl.scale.jobs import RemoteTask, describe
 from mspctl.secrets import scrub
 from mspctl.settings import Settings
 
@@ -161,11 +162,12 @@ def run_drift(assets: Sequence[Asset], rendered: Mapping[str, RenderResult], fea
         live = [a.key for a in todo if a.key in targets]
 
         def task(ctx: TaskContext) -> tuple[str, datetime]:
-            with DeviceSession(targets[ctx.target], ctx.timeout) as session:
-                text = scrub(clean(session.running_config()), platforms[ctx.target])
+            text = fetch_config(targets[ctx.target], ctx.timeout, platforms[ctx.target])
             return text, datetime.now(UTC)
 
-        for res in executor.run(live, unless_stopped(stop, task), on_event):
+        remote = RemoteTask("device.config", task, {k: describe(targets[k], platform=platforms[k]) for k in live},
+                            decode=lambda v: (str(v["text"]), datetime.fromisoformat(v["at"])), run_id=run_id)
+        for res in executor.run(live, unless_stopped(stop, remote), on_event):
             text, when = res.value if res.ok and res.value else (None, None)
             actual[res.target] = (text, when, res.error, res.error_type)
     else:
@@ -220,9 +222,12 @@ def run_drift(assets: Sequence[Asset], rendered: Mapping[str, RenderResult], fea
 
 def audit(settings: Settings, inventory: InventoryService, flt: AssetFilter, source: ActualSource = "live",
           feature_names: Sequence[str] = (), mode: Mode = "auto",
-          on_event: Callable[[Event], None] | None = None, stop: Callable[[], bool] | None = None) -> DriftRun:
+          on_event: Callable[[Event], None] | None = None, stop: Callable[[], bool] | None = None,
+          driver: str | None = None) -> DriftRun:
     """Render, fetch actual configs (live or backup), compare per feature, record the run.
-    `stop`: once set, no new device is read (the run is then `interrupted`)."""
+    `stop`: once set, no new device is read (the run is then `interrupted`). `driver`: the read
+    driver for live reads (--driver), else each platform's; raises UnknownPluginError
+    (MSP-PLUG-404) for one that is not installed."""
     from mspctl.devices import executor_for, network_devices, plan
     from mspctl.drift.features import select_features
     from mspctl.inventory.platforms import PlatformMap
@@ -232,7 +237,7 @@ def audit(settings: Settings, inventory: InventoryService, flt: AssetFilter, sou
                                PlatformMap(settings.platforms))
     assets = network_devices(inventory, flt, mode, PlatformMap(settings.platforms))
     rendered = render_intended(settings, inventory, assets, mode)
-    targets, unreachable = plan(settings, inventory, assets) if source == "live" else ({}, {})
+    targets, unreachable = plan(settings, inventory, assets, driver=driver) if source == "live" else ({}, {})
     return run_drift(assets, rendered, features, source, targets, unreachable, executor_for(settings),
                      GitRepo(settings.path(settings.config.backups)), RecordStore(settings.records_location),
                      on_event, stop, inventory.shared_in_client(mode) if source == "backup" else frozenset())

@@ -13,7 +13,8 @@ name that way), ``Cisco IOS``, ``ios``; ``arista-eos`` or ``eos``; servers as ``
   ``suse``, ...), read from the distribution's name anywhere in the slug.
 
 ``[platforms.<slug>]`` in mspctl.toml overrides any of it (``netmiko``, ``ansible_network_os``,
-``ansible_connection``, ``os_family``) and wins over the defaults. Render (template lookup),
+``ansible_connection``, ``os_family``) and wins over the defaults; ``driver`` names the
+``mspctl.drivers`` plugin that reads the platform's devices (default netmiko). Render (template lookup),
 drift, push, backup, patch and the Ansible export all resolve platforms here.
 """
 
@@ -60,6 +61,8 @@ class PlatformInfo:
     # The canonical platform: network gear's Netmiko device_type as the templates folder names it
     # (``cisco_ios``), a server's OS family (``linux`` when unknown); None for an unknown platform.
     name: str | None = None
+    # The ``mspctl.drivers`` plugin for its read sessions ([platforms.<slug>] driver); None: the default.
+    driver: str | None = None
 
     @property
     def server(self) -> bool:
@@ -122,10 +125,26 @@ class PlatformMap:
         return self.resolve(slug).name
 
     def _resolve(self, slug: str | None) -> PlatformInfo:
+        info = self._resolve_kind(slug)
+        driver = self._driver(slug, info.name)
+        return replace(info, driver=driver) if driver else info
+
+    def _driver(self, slug: str | None, canonical: str | None) -> str | None:
+        """``driver`` of the override for `slug`, else of an override whose slug resolves to the same
+        canonical platform (device runs see ``cisco_ios`` where NetBox says ``cisco-ios``), in file order."""
+        if not slug:
+            return None
+        exact = (self._overrides.get(slug) or {}).get("driver")
+        if exact or canonical is None:
+            return exact
+        return next((over["driver"] for key, over in self._overrides.items()
+                     if "driver" in over and self._resolve_kind(key).name == canonical), None)
+
+    def _resolve_kind(self, slug: str | None) -> PlatformInfo:
         if not slug:
             return UNKNOWN
         base = self._default(slug)
-        over = self._overrides.get(slug)
+        over = {k: v for k, v in (self._overrides.get(slug) or {}).items() if k != "driver"}
         if not over:
             return base
         netmiko = over.get("netmiko", base.netmiko)

@@ -70,10 +70,13 @@ def _ordered(assets: list[Asset]) -> list[Asset]:
 
 
 class InventoryService:
-    def __init__(self, source: InventorySource | None, cache: InventoryCache, ttl: int,
+    def __init__(self, source: InventorySource | Callable[[], InventorySource] | None, cache: InventoryCache,
+                 ttl: int,
                  client_settings: Sequence[ClientSettings] | Callable[[], Sequence[ClientSettings]] = ()) -> None:
-        """`client_settings` may be a loader: clients.yml is then read only when a command needs it."""
-        self.source = source
+        """`source` may be a factory: the source (its plugin) is then loaded only when NetBox is
+        needed, not for a run the cache answers. `client_settings` may be a loader: clients.yml
+        is then read only when a command needs it."""
+        self._source = source
         self.cache = cache
         self.ttl = ttl
         self._client_settings = client_settings
@@ -89,6 +92,12 @@ class InventoryService:
             loaded = self._client_settings() if callable(self._client_settings) else self._client_settings
             self._by_tenant = {c.tenant: c for c in loaded}
         return self._by_tenant
+
+    @property
+    def source(self) -> InventorySource | None:
+        if self._source is not None and not hasattr(self._source, "fetch_assets"):
+            self._source = self._source()
+        return self._source  # type: ignore[return-value]
 
     def _require_source(self) -> InventorySource:
         if self.source is None:
@@ -294,8 +303,6 @@ class InventoryService:
 
 def open_inventory(settings: Settings, *, offline: bool = False) -> InventoryService:
     """Wire the service from settings: the NetBox source (unless offline), the cache, clients.yml."""
-    from mspctl.adapters.netbox import NetBoxSource
-
     def load_clients_file(path: Path) -> list[ClientSettings]:
         from mspctl.repo import load_clients_file as load  # defers yaml: a warm export needs none
 
@@ -307,6 +314,17 @@ def open_inventory(settings: Settings, *, offline: bool = False) -> InventorySer
 
         raise ConfigError("no NetBox URL configured",
                           hint="set NETBOX_API, --netbox-url, or [netbox] url in mspctl.toml")
-    source = None if offline else NetBoxSource(settings.netbox)
+    if not offline and not settings.netbox.token:  # said at once, as when the source was built here
+        from mspctl.errors import ConfigError
+
+        raise ConfigError("no NetBox API token configured",
+                          hint="set NETBOX_TOKEN, --netbox-token, or [netbox] token in mspctl.toml")
+
+    def source() -> InventorySource:  # the `mspctl.inventory_sources` plugin, loaded when NetBox is needed
+        from mspctl.plugins import INVENTORY_SOURCES
+
+        return INVENTORY_SOURCES.get("netbox")(settings.netbox)  # type: ignore[no-any-return]
+
     cache = InventoryCache(settings.cache.path, url, settings.netbox.token)
-    return InventoryService(source, cache, settings.cache.ttl, lambda: load_clients_file(settings.clients_path))
+    return InventoryService(None if offline else source, cache, settings.cache.ttl,
+                            lambda: load_clients_file(settings.clients_path))

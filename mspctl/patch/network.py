@@ -7,19 +7,20 @@ Upgrading network OS images is not automated: the report says which devices need
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from mspctl.adapters.netmiko import DeviceSession
 from mspctl.executor import Event, TaskContext
 from mspctl.inventory.filters import AssetFilter
 from mspctl.inventory.service import InventoryService, Mode
 from mspctl.model import Asset
 from mspctl.patch.model import HostCompliance
 from mspctl.records import RecordStore, RunRecord, new_run_id
+from mspctl.scale.jobs import RemoteTask, describe
 from mspctl.settings import Settings
 
 if TYPE_CHECKING:
@@ -98,23 +99,28 @@ class OSRun:
 
 
 def os_compliance(settings: Settings, inventory: InventoryService, flt: AssetFilter, mode: Mode = "auto",
-                  on_event: Callable[[Event], None] | None = None) -> OSRun:
-    """Read every selected network device's OS version and judge it against its baseline."""
-    from mspctl.devices import executor_for, network_devices, plan
+                  on_event: Callable[[Event], None] | None = None, driver: str | None = None) -> OSRun:
+    """Read every selected network device's OS version and judge it against its baseline.
+    `driver`: the read driver for every device (--driver), else each platform's. Raises
+    UnknownPluginError (MSP-PLUG-404) for a driver that is not installed."""
+    from mspctl.devices import executor_for, network_devices, plan, read_session
     from mspctl.inventory.platforms import PlatformMap
     from mspctl.patch.baseline import load_baselines
     from mspctl.patch.compliance import evaluate_network
 
     started = datetime.now(UTC)
+    run_id = new_run_id("patch-os", started)
     baselines = load_baselines(settings.path(settings.patch.baselines))
     assets = inventory.with_config_contexts(network_devices(inventory, flt, mode, PlatformMap(settings.platforms)))
-    targets, unreachable = plan(settings, inventory, assets)
+    targets, unreachable = plan(settings, inventory, assets, driver=driver)
 
     def task(ctx: TaskContext) -> str:
-        with DeviceSession(targets[ctx.target], ctx.timeout) as session:
+        with contextlib.closing(read_session(targets[ctx.target], ctx.timeout)) as session:
             return session.show("show version")
 
-    results = {r.target: r for r in executor_for(settings).run(list(targets), task, on_event)}
+    remote = RemoteTask("device.show", task, {k: describe(t, platform=t.device_type) for k, t in targets.items()},
+                        {"command": "show version"}, decode=str, run_id=run_id)
+    results = {r.target: r for r in executor_for(settings).run(list(targets), remote, on_event)}
     stale = timedelta(seconds=settings.patch.stale_after)
     devices = []
     for a in assets:
@@ -136,7 +142,7 @@ def os_compliance(settings: Settings, inventory: InventoryService, flt: AssetFil
             comp = evaluate_network(a.name, a.platform, a.device_type, version, baseline, scanned_at=res.started_at,
                                     now=now, stale_after=stale)
         devices.append(DeviceOS(a, comp, version))
-    run = OSRun(new_run_id("patch-os", started), started, datetime.now(UTC), devices)
+    run = OSRun(run_id, started, datetime.now(UTC), devices)
     RecordStore(settings.records_location).save(RunRecord(
         run.run_id, "patch-os", started, run.finished_at, {"filter": flt.describe()}, run.summary,
         {d.asset.key: (d.compliance.state, {**d.to_dict(), "compliance": d.compliance.to_dict()})

@@ -295,14 +295,21 @@ def ansible_inventory(settings: Settings, hosts: Sequence[PatchHost]) -> dict[st
 
     tree = to_ansible_yaml_tree([h.asset for h in hosts], PlatformMap(settings.platforms),
                                 {h.asset.key: h.name for h in hosts})
-    if settings.patch.host_keys == "pin":
-        pins = private_file(settings.patch.known_hosts)
-        for hv in tree["all"]["hosts"].values():
-            alias = host_key_alias(settings, hv["mspctl_kind"], hv["mspctl_id"])
-            # ssh takes the first value of an option: these win over any ssh_config
-            hv["ansible_ssh_extra_args"] = (f"-o HostKeyAlias={alias} -o UserKnownHostsFile={shlex.quote(str(pins))} "
-                                            "-o StrictHostKeyChecking=accept-new")
+    pin_host_keys(settings, tree)
     return tree
+
+
+def pin_host_keys(settings: Settings, tree: dict[str, Any]) -> None:
+    """With ``host_keys = "pin"``, make each host of `tree` check its key against this machine's
+    pins, under its NetBox object (`host_key_alias`)."""
+    if settings.patch.host_keys != "pin":
+        return
+    pins = private_file(settings.patch.known_hosts)
+    for hv in tree["all"]["hosts"].values():
+        alias = host_key_alias(settings, hv["mspctl_kind"], hv["mspctl_id"])
+        # ssh takes the first value of an option: these win over any ssh_config
+        hv["ansible_ssh_extra_args"] = (f"-o HostKeyAlias={alias} -o UserKnownHostsFile={shlex.quote(str(pins))} "
+                                        "-o StrictHostKeyChecking=accept-new")
 
 
 def host_key_alias(settings: Settings, kind: str, object_id: int) -> str:
@@ -334,6 +341,14 @@ def runner_for(settings: Settings, runner: AnsibleRunner | None = None) -> Itera
     """`runner`, or one for these settings that is closed (its SSH masters ended) afterwards."""
     if runner is not None:
         yield runner
+        return
+    if settings.executor.backend == "celery":  # each batch of hosts runs on a worker (docs/scale.md)
+        from mspctl.scale.celery_backend import CELERY, CeleryExecutor
+        from mspctl.scale.patching import CeleryRunner
+
+        executor = CELERY.executor(settings, change=True)
+        assert isinstance(executor, CeleryExecutor)
+        yield CeleryRunner(settings, executor)  # type: ignore[misc]
         return
     from mspctl import product
     from mspctl.adapters.ansible import AnsibleRunner

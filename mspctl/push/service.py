@@ -393,7 +393,23 @@ def run_push(assets: Sequence[Asset], rendered: Mapping[str, RenderResult], feat
         return push_device(a, targets[a.key], rendered[a.key].text or "", features, apply, ctx, run_id,
                            journal, options, stop)
 
-    results = {r.target: r for r in executor.run(keys, task, on_event)}
+    from mspctl.scale.jobs import RemoteTask, describe
+    from mspctl.scale.pushing import intended_digest, push_from_json
+
+    def forwarded(target: str, event: str, data: dict[str, Any]) -> None:  # a worker's journal entry
+        if apply:
+            records.journal(run_id, target, event, data)
+
+    opts = options or PushOptions()
+    remote = RemoteTask("device.push", task,
+                        {k: describe(targets[k], platform=by_key[k].platform, asset=by_key[k].to_dict(),
+                                     intended_digest=intended_digest(rendered[k].text or "")) for k in keys},
+                        params={"apply": apply, "run_id": run_id, "features": [f.name for f in features],
+                                "options": {"revert_minutes": opts.revert_minutes,
+                                            "max_remove_share": opts.max_remove_share,
+                                            "allow_destructive": opts.allow_destructive}},
+                        decode=push_from_json, change=apply, run_id=run_id, stop=stop, on_journal=forwarded)
+    results = {r.target: r for r in executor.run(keys, remote, on_event)}
     devices: list[DevicePush] = []
     for a in assets:
         r = rendered[a.key]
@@ -406,14 +422,36 @@ def run_push(assets: Sequence[Asset], rendered: Mapping[str, RenderResult], feat
             devices.append(DevicePush(a, "failed", error=unreachable[a.key][0], error_code=unreachable[a.key][1]))
         else:
             res = results[a.key]
-            devices.append(res.value if res.ok and res.value else
-                           DevicePush(a, "failed", error=res.error, error_code=res.error_type))
+            if res.ok and res.value:
+                devices.append(res.value)
+            elif res.error_type == "Unfinished":  # a worker took it and was lost: never pushed twice
+                devices.append(_unfinished(a, res.error or "", records, run_id, apply))
+            else:
+                devices.append(DevicePush(a, "failed", error=res.error, error_code=res.error_type))
     run = PushRun(run_id, "push", apply, started, datetime.now(UTC), devices,
                   interrupted=stopped_by(stop),
                   recovered=[r.id for r in records.recovered])
     if apply:
         _record(records, run)
     return run
+
+
+def _unfinished(asset: Asset, error: str, records: RecordStore, run_id: str, apply: bool) -> DevicePush:
+    """A device whose change batch was lost with its worker (MSP-EXEC-425): what the journal says
+    was done to it (the worker's entries, forwarded as they were made), and a journal entry that
+    names it, for `rollback --run` or an engineer to resolve."""
+    facts: dict[str, Any] = {}
+    events: list[str] = []
+    if apply:
+        for e in records.entries(run_id):
+            if e.target == asset.key:
+                facts.update(e.data)
+                events.append(e.event)
+        records.journal(run_id, asset.key, "unfinished", {**_named(asset), "error": error, "events": events})
+    return DevicePush(asset, "unfinished", features=list(facts.get("features") or []),
+                      commands=list(facts.get("commands") or []), error=error, error_code="MSP-EXEC-425",
+                      pre_config=str(facts.get("pre_config") or ""), snapshot=facts.get("snapshot"),
+                      self_revert=str(facts.get("self_revert") or ""), pre_digest=str(facts.get("pre_digest") or ""))
 
 
 def _record(records: RecordStore, run: PushRun) -> None:

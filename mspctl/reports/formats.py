@@ -13,6 +13,7 @@ import csv
 import io
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -302,3 +303,44 @@ def overall(report: dict[str, Any]) -> float | None:
     """A client's score for ranking: the mean of its areas' scores (areas without any: left out)."""
     scores = [a["score"] for _, a in area_rows(report) if a["score"] is not None]
     return round(sum(scores) / len(scores), 1) if scores else None
+
+
+# -- the built-in formats, as `mspctl.report_formats` plugins ------------------------------------
+
+@dataclass(frozen=True)
+class TextFormat:
+    """A format of one file: `render` turns the report into its text. `suffix` is the file's
+    extension (``.html``)."""
+
+    name: str
+    suffix: str
+    render: Callable[[dict[str, Any]], str]
+
+    def write(self, report: dict[str, Any], out: Path) -> list[Path]:
+        from mspctl.files import write_atomic
+
+        write_atomic(out, self.render(report))
+        return [out]
+
+
+@dataclass(frozen=True)
+class CsvFormat:
+    """CSV: the folder `out`, one file per table (`csv_tables`). An empty `suffix` means a folder."""
+
+    name: str = "csv"
+    suffix: str = ""
+
+    def write(self, report: dict[str, Any], out: Path) -> list[Path]:
+        from mspctl.files import write_atomic
+
+        paths = []
+        for name, text in csv_tables(report).items():
+            write_atomic(out / name, text)
+            paths.append(out / name)
+        return paths
+
+
+HTML = TextFormat("html", ".html", render_html)
+MARKDOWN = TextFormat("md", ".md", render_markdown)
+JSON = TextFormat("json", ".json", render_json)
+CSV = CsvFormat()

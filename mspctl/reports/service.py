@@ -138,9 +138,10 @@ def default_out(directory: Path, report: ClientReport, fmt: str) -> Path:
     """``<dir>/<client>-<YYYY-MM-DD>.<ext>`` (the period's last day; a folder of that name for
     CSV, one file per table). The client's slug is made one safe path component (NetBox data)."""
     from mspctl.files import path_in
+    from mspctl.plugins import REPORT_FORMATS
 
     day = (report.inp.end - timedelta(microseconds=1)).date().isoformat()
-    return path_in(directory, f"{report.inp.client}-{day}", suffix="" if fmt == "csv" else f".{fmt}")
+    return path_in(directory, f"{report.inp.client}-{day}", suffix=REPORT_FORMATS.get(fmt).suffix)
 
 
 @dataclass(frozen=True)
@@ -152,19 +153,10 @@ class Written:
 
 
 def _write(report: ClientReport, fmt: str, out: Path) -> list[Path]:
-    from mspctl.files import write_atomic
-    from mspctl.reports import formats
+    """The report in the ``mspctl.report_formats`` plugin `fmt` (built-in or third-party)."""
+    from mspctl.plugins import REPORT_FORMATS
 
-    data = report.to_dict()
-    if fmt == "csv":
-        paths = []
-        for name, text in formats.csv_tables(data).items():
-            write_atomic(out / name, text)
-            paths.append(out / name)
-        return paths
-    text = {"html": formats.render_html, "md": formats.render_markdown, "json": formats.render_json}[fmt](data)
-    write_atomic(out, text)
-    return [out]
+    return REPORT_FORMATS.get(fmt).write(report.to_dict(), out)
 
 
 def write_reports(reports: Sequence[ClientReport], fmt: str, out: Path | None, *, index: bool = False,
@@ -178,6 +170,9 @@ def write_reports(reports: Sequence[ClientReport], fmt: str, out: Path | None, *
 
     base = out or cwd or Path.cwd()
     written: dict[str, list[Path]] = {}
+    from mspctl.plugins import REPORT_FORMATS
+
+    folder_format = not REPORT_FORMATS.get(fmt).suffix
     for r in reports:
         into_folder = index or out is None or out.is_dir()
         target = default_out(base, r, fmt) if into_folder else base
@@ -189,7 +184,7 @@ def write_reports(reports: Sequence[ClientReport], fmt: str, out: Path | None, *
         data = r.to_dict()
         s = data["summary"]
         first = written[r.inp.client][0]
-        rel = (first.parent if fmt == "csv" else first).relative_to(base).as_posix()
+        rel = (first.parent if folder_format else first).relative_to(base).as_posix()
         entries.append({"client": r.inp.client, "name": r.inp.client_name, "file": rel,
                         "score": formats.overall(data), "drift": s["drift"]["score"], "patches": s["patches"]["score"],
                         "os": s["os"]["score"], "breaches": s["sla_breaches"]})

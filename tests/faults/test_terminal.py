@@ -269,6 +269,53 @@ def test_ctrl_c_in_a_drift_audit_reports_what_was_compared_and_records_it_interr
     assert all(results[d]["features"] for d in audited)  # compared for real, not just listed
 
 
+def test_ctrl_c_in_a_backup_on_workers_stops_them_too(fault_env, net, slow, lab_workers) -> None:
+    """The same Ctrl-C, the devices read by `mspctl worker`s (one batch, one device at a time):
+    the workers start no new device once the run is stopped, and what they read is committed."""
+    lab_workers.reset()
+    slow(0.4)
+    # One batch of acme's 3 devices, one at a time, each within 6 s (the batch within the workers'
+    # visibility timeout).
+    env = _env(fault_env, {**lab_workers.client_env(), "MSPCTL_DEVICES_WORKERS": "1",
+                           "MSPCTL_EXECUTOR_BATCH_SIZE": "3", "MSPCTL_DEVICES_TIMEOUT": "6"})
+    screen = interrupt_when(env, "backing up devices", 1, "config", "backup", "-c", "acme")
+    _stopped_by_ctrl_c(screen)
+    record = _record(net, screen.run_id("backup"))
+    assert record["params"]["interrupted"] == "SIGINT"
+    results = by_device(record)
+    done = {d for d, r in results.items() if r["status"] == "new"}
+    skipped = {d for d, r in results.items() if r["status"] == "skipped"}
+    assert done and skipped and done | skipped == set(ACME_NETWORK), results
+    assert {results[d]["error_code"] for d in skipped} == {"MSP-RUN-499"}
+    repo = Path(record["params"]["repo"])
+    assert set(_git(repo, "ls-tree", "-r", "--name-only", "HEAD").split()) == {results[d]["path"] for d in done}
+
+
+def test_a_worker_in_a_terminal_stops_on_ctrl_c(fault_env, lab_workers, tmp_path: Path) -> None:
+    """`mspctl worker` on a terminal: ready, then Ctrl-C is a warm shutdown (exit 0), no traceback.
+    (Its own queue: it takes none of the lab workers' batches.)"""
+    ready = tmp_path / "ready.json"
+    env = _env(fault_env, {"MSPCTL_BROKER_URL": lab_workers.broker_url})
+    child = _spawn(env, "worker", "--pool", "solo", "--queues", "mspctl-tty", "--hostname", "tty-worker",
+                   "--ready-file", str(ready))
+    try:
+        deadline = time.monotonic() + 120
+        seen = ""
+        while not ready.exists():
+            assert time.monotonic() < deadline, f"the worker never got ready:\n{seen}"
+            try:
+                seen += child.read_nonblocking(65536, timeout=0.2)
+            except pexpect.TIMEOUT:
+                continue
+        assert json.loads(ready.read_text())["name"] == "tty-worker"
+        child.sendcontrol("c")
+        screen = _finish(child, seen)
+    finally:
+        child.close(force=True)
+    assert screen.exit_code == 0, screen.text
+    assert "Traceback" not in screen.text and "MSP-" not in screen.text
+
+
 # -- a narrow terminal ----------------------------------------------------------------------------
 def test_a_40_column_terminal_gets_whole_names(fault_env, lab_network) -> None:
     env = _env(fault_env)

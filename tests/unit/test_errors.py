@@ -40,6 +40,10 @@ CODES = [
     (errors.PathEscapeError, "MSP-PATH-400", 10),
     (errors.RunInterrupted, "MSP-RUN-499", 130),
     (errors.ChainBrokenError, "MSP-REC-409", 4),
+    (errors.ExecutorError, "MSP-EXEC-503", 12),
+    (errors.BatchLost, "MSP-EXEC-408", 3),
+    (errors.PluginError, "MSP-PLUG-500", 10),
+    (errors.UnknownPluginError, "MSP-PLUG-404", 10),
 ]
 
 

@@ -69,3 +69,18 @@ def test_a_stale_git_index_lock_is_removed_under_the_lock(tmp_path: Path, caplog
         (repo.path / "a.cfg").write_text("x\n")
         assert repo.commit_paths(["a.cfg"], "after a killed git") is not None
     assert "stale git lock" in caplog.text
+
+
+def test_reading_many_committed_files_at_once_reads_each_as_committed_does(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "r")
+    repo.ensure()
+    assert repo.committed_all(["a.cfg"]) == {"a.cfg": None}  # no commit yet
+    files = {"a.cfg": "hostname a\n", "c/b%20x.cfg": "crlf\r\nline\r\n", "c/empty.cfg": "", "u.cfg": "naïve ✓\n"}
+    for rel, text in files.items():
+        (repo.path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo.path / rel).write_bytes(text.encode())
+    repo.commit_paths(list(files), "files")
+    (repo.path / "a.cfg").write_text("changed, not committed\n")
+    wanted = [*files, "missing.cfg"]
+    assert repo.committed_all([*wanted, "c"]) == {**{p: repo.committed(p) for p in wanted}, "c": None}
+    assert repo.committed_all(["a.cfg"])["a.cfg"] == "hostname a\n"

@@ -86,23 +86,31 @@ def test_an_interrupted_drift_compares_what_it_read_and_records_the_rest_skipped
 
     stop = StopFlag()
 
+    from mspctl.plugins import DRIVERS
+
     class Session:
-        def __init__(self, target: DeviceTarget, _timeout: float) -> None:
+        def __init__(self, target: DeviceTarget) -> None:
             self.target = target
 
-        def __enter__(self) -> Session:
-            return self
-
-        def __exit__(self, *_exc: object) -> None:
-            return None
+        def show(self, command: str) -> str:
+            return ""
 
         def running_config(self) -> str:
             stop.set("SIGTERM")
             return f"hostname {self.target.host}\n"
 
-    monkeypatch.setattr(service, "DeviceSession", Session)
+        def close(self) -> None:
+            return None
+
+    class Driver:  # a device driver plugin whose first read stops the run
+        name = "stopping"
+
+        def session(self, target: DeviceTarget, timeout: float) -> Session:
+            return Session(target)
+
+    DRIVERS.register("stopping", Driver())
     assets = [Asset("device", i, f"r{i}", "acme", platform="cisco_ios") for i in (1, 2)]
-    targets = {a.key: DeviceTarget(a.name, a.name, 22, "cisco_ios", "u", "p") for a in assets}
+    targets = {a.key: DeviceTarget(a.name, a.name, 22, "cisco_ios", "u", "p", driver="stopping") for a in assets}
     rendered = {a.key: RenderResult(a, "ok", "t", text=f"hostname {a.name}\n") for a in assets}
     records = RecordStore(tmp_path / "r.sqlite")
     run = service.run_drift(assets, rendered, [], "live", targets, {}, ThreadExecutor(workers=1),
@@ -111,6 +119,7 @@ def test_an_interrupted_drift_compares_what_it_read_and_records_the_rest_skipped
     assert run.devices[1].status == "skipped" and run.devices[1].error_code == "MSP-RUN-499"
     assert run.devices[0].error_code is None  # read and compared (no feature applies: skipped by that)
     assert records.get(run.run_id).params["interrupted"] == "SIGTERM"
+    DRIVERS.unregister("stopping")
 
 
 class _Terminal(io.StringIO):
