@@ -114,9 +114,20 @@ def private_dir(path: Path) -> Path:
 
 
 def private_file(path: Path) -> Path:
-    """`path` as a file only its owner can read or write (0600), created empty if missing."""
+    """`path` as a file only its owner can read or write (0600), created empty if missing. Not for
+    SQLite databases (see `seal_database`)."""
     private_dir(path.parent)
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    os.chmod(path, 0o600)
+    return path
+
+
+def seal_database(path: Path) -> Path:
+    """An SQLite database file made 0600, after SQLite created or opened it (its folder already
+    `private_dir`). Never opens the file: closing any descriptor of a database file drops every
+    POSIX lock this process's SQLite connections hold on it, another thread's write lock included,
+    and concurrent writers then corrupt it (sqlite.org/howtocorrupt.html, 2.2). Its journals take
+    the file's mode."""
     os.chmod(path, 0o600)
     return path
 

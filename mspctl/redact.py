@@ -17,6 +17,8 @@ _PATTERNS = [
     (re.compile(r"nbt_[A-Za-z0-9]+\.[A-Za-z0-9]+"), ""),
     (re.compile(r"(?i)\b(Token|Bearer)(\s+)[A-Za-z0-9_.]{16,}"), r"\1\2"),
 ]
+# A text each pattern can match holds one of these words (lower-cased).
+_PATTERN_WORDS = [("nbt_",), ("token", "bearer")]
 
 
 def register_secret(value: str | None) -> None:
@@ -31,8 +33,10 @@ def redact(text: str, mask: str = MASK) -> str:
     for secret in sorted(_known, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, mask)
-    for pat, keep in _PATTERNS:
-        text = pat.sub(keep + mask.replace("\\", "\\\\"), text)
+    lowered = text.lower()
+    for (pat, keep), word in zip(_PATTERNS, _PATTERN_WORDS, strict=True):
+        if any(w in lowered for w in word):  # one fast test before the regular expression
+            text = pat.sub(keep + mask.replace("\\", "\\\\"), text)
     return text
 
 

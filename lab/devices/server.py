@@ -157,6 +157,7 @@ class _Shell(asyncssh.SSHServerSession[str]):
         self._commands = 0
         self._task: asyncio.Task[None] | None = None
         self._started = False
+        self._pending: list[str] | None = None  # echo collected while a chunk of input is read
 
     # -- asyncssh callbacks ---------------------------------------------------------------------
     def connection_made(self, chan: asyncssh.SSHServerChannel[str]) -> None:
@@ -176,8 +177,15 @@ class _Shell(asyncssh.SSHServerSession[str]):
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     def data_received(self, data: str, datatype: asyncssh.DataType) -> None:
-        for ch in data:
-            self._feed(ch)
+        # The echo of one chunk leaves in one write, as a device echoes a line sent at once (one
+        # SSH packet per character would cost both ends CPU that no real device makes them spend).
+        self._pending = []
+        try:
+            for ch in data:
+                self._feed(ch)
+        finally:
+            pending, self._pending = self._pending, None
+            self._write("".join(pending))
 
     def eof_received(self) -> bool:
         return False  # close the channel
@@ -190,6 +198,9 @@ class _Shell(asyncssh.SSHServerSession[str]):
 
     # -- line discipline --------------------------------------------------------------------------
     def _write(self, text: str) -> None:
+        if self._pending is not None:  # inside data_received: flushed at its end
+            self._pending.append(text)
+            return
         if self._chan is not None and text:
             with contextlib.suppress(OSError, asyncssh.Error):
                 self._chan.write(text.replace("\n", "\r\n"))

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Concatenate
 
 from mspctl.errors import CacheCorruptError, CacheError
-from mspctl.files import private_file
+from mspctl.files import private_dir, seal_database
 from mspctl.model import Asset, Client
 
 log = logging.getLogger(__name__)
@@ -85,8 +85,9 @@ class InventoryCache:
 
     def _open(self) -> None:
         try:
-            private_file(self.path)
+            private_dir(self.path.parent)
             db = sqlite3.connect(self.path, isolation_level=None)
+            seal_database(self.path)
         except (OSError, sqlite3.Error) as exc:
             raise CacheError(f"{self.path}: cannot open the inventory cache: {exc}",
                              hint="check cache.path / MSPCTL_CACHE_PATH, or delete the file") from None

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 import os
 import threading
@@ -71,10 +72,8 @@ def connection_args(target: DeviceTarget, timeout: float) -> dict[str, Any]:
     """The scrapli driver's keyword arguments for `target` (secrets included: never logged).
     Connecting (and logging in) is bounded by ``timeout_socket``, each operation by
     ``timeout_ops`` (``asyncio.wait_for``); a per-read bound would only add a task per read."""
-    from asyncssh.encryption import get_default_encryption_algs
-    from asyncssh.kex import get_default_kex_algs
-
     step = min(timeout, COMMAND_TIMEOUT)
+    ciphers, kex = _algorithms()
     return {"host": target.host, "port": target.port, "auth_username": target.username,
             "auth_password": target.password, "auth_secondary": target.secret,
             "auth_strict_key": False, "ssh_config_file": False, "ssh_known_hosts_file": False,
@@ -82,8 +81,17 @@ def connection_args(target: DeviceTarget, timeout: float) -> dict[str, Any]:
             # asyncssh's own defaults would read ~/.ssh (keys, config) and the agent: nothing of it
             "transport_options": {"asyncssh": {"known_hosts": None, "client_keys": None, "agent_path": None,
                                                "config": None, "preferred_auth": ("password", "keyboard-interactive"),
-                                               "encryption_algs": _first(_CIPHERS_FIRST, get_default_encryption_algs()),
-                                               "kex_algs": _first(_KEX_FIRST, get_default_kex_algs())}}}
+                                               "encryption_algs": list(ciphers), "kex_algs": list(kex)}}}
+
+
+@functools.cache
+def _algorithms() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The ciphers and key exchanges offered, preferred ones first (asyncssh's defaults, once)."""
+    from asyncssh.encryption import get_default_encryption_algs
+    from asyncssh.kex import get_default_kex_algs
+
+    return (tuple(_first(_CIPHERS_FIRST, get_default_encryption_algs())),
+            tuple(_first(_KEX_FIRST, get_default_kex_algs())))
 
 
 def _first(preferred: tuple[str, ...], offered: list[bytes]) -> list[str]:

@@ -142,12 +142,12 @@ def run_backup(assets: Sequence[Asset], targets: dict[str, DeviceTarget], unreac
         raise
 
 
-def _rel(repo: GitRepo, asset: Asset, shared: bool) -> str:
-    """The asset's backup file relative to the repository ("" when it would escape it)."""
+def _dest(repo: GitRepo, asset: Asset, shared: bool) -> Path | PathEscapeError:
+    """The asset's backup file, or the error of a name that would escape the repository."""
     try:
-        return backup_file(repo.path, asset, shared).relative_to(repo.path).as_posix()
-    except PathEscapeError:
-        return ""
+        return backup_file(repo.path, asset, shared)
+    except PathEscapeError as exc:
+        return exc
 
 
 # How long a backup waits for another run on the same repository before it gives up (seconds).
@@ -161,13 +161,14 @@ def _store(assets: Sequence[Asset], results: dict[str, TargetResult[str]], unrea
     judged against the last commit, not the working tree, so a file a killed run left behind is
     this run's change only if it still differs from HEAD, and the commit holds only this run's files."""
     devices: list[DeviceBackup] = []
-    rels = [_rel(repo, a, a.key in shared) for a in assets if a.key in results and results[a.key].ok]
-    committed = repo.committed_all([r for r in rels if r])  # one git process for the run, not one a device
+    dests = {a.key: _dest(repo, a, a.key in shared) for a in assets}
+    committed = repo.committed_all([  # one git process for the run, not one a device
+        d.relative_to(repo.path).as_posix() for k, d in dests.items()
+        if isinstance(d, Path) and k in results and results[k].ok])
     for asset in assets:
-        try:
-            dest = backup_file(repo.path, asset, asset.key in shared)
-        except PathEscapeError as exc:
-            devices.append(DeviceBackup(asset, "failed", None, exc.message, exc.code))
+        dest = dests[asset.key]
+        if isinstance(dest, PathEscapeError):
+            devices.append(DeviceBackup(asset, "failed", None, dest.message, dest.code))
             continue
         rel = dest.relative_to(repo.path).as_posix()
         if asset.key in unreachable:

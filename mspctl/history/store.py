@@ -36,7 +36,7 @@ from sqlalchemy import event
 
 from mspctl import provenance
 from mspctl.errors import ExitCode, MspctlError, NotFoundError, storage_error
-from mspctl.files import private_file
+from mspctl.files import private_dir, seal_database
 from mspctl.history import chain, migrate
 from mspctl.history.model import ChainLink, ChainReport, JournalEntry, RunRecord
 from mspctl.history.tables import journal, results, run_chain, run_meta, run_starts, runs
@@ -119,10 +119,12 @@ class HistoryStore:
         self.recovered: list[RunRecord] = []  # runs found abandoned and sealed when this store opened
         self.migrated: list[str] = []  # the revisions applied as this store opened
         try:
-            if self.path is not None:
-                private_file(self.path)  # 0600 in a 0700 folder: records name devices, hosts and changes
+            if self.path is not None:  # 0600 in a 0700 folder: records name devices, hosts and changes
+                private_dir(self.path.parent)
             self._engine = self._make_engine(url)
             self._conn = self._engine.connect()
+            if self.path is not None:
+                seal_database(self.path)
             self._migrate()
         except MspctlError:
             raise

@@ -25,12 +25,13 @@ what comes back is what a local run would have recorded.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -183,14 +184,76 @@ def _run_batch(self: Any, data: Mapping[str, Any]) -> dict[str, Any]:
 
     if r.exists(keys["closed"]):  # the run ended without this delivery (it was redelivered late)
         return {**out, "stale": True, "results": []}
-    emit("batch-start", detail=str(batch.attempt))
-    if batch.change and not r.set(f"{keys['claim']}:{batch.number}", worker.name, nx=True, ex=KEY_TTL):
-        holder = r.get(f"{keys['claim']}:{batch.number}")
+    claim = f"{keys['claim']}:{batch.number}"
+    if batch.change and not r.set(claim, worker.name, nx=True, ex=KEY_TTL):
+        if _still_running(r, claim):
+            # The broker handed the batch on while its holder still runs it (a change is not
+            # bounded by the device timeout, so it can outlast the visibility timeout): the holder
+            # reports it. Ignore: no result and no event from this delivery, the message acked.
+            from celery.exceptions import Ignore
+
+            LOG.warning("batch %d of job %s was delivered again while %s still runs it; left to it",
+                        batch.number, batch.job, (r.get(claim) or b"its holder").decode())
+            raise Ignore()
+        emit("batch-start", detail=str(batch.attempt))
+        holder = r.get(claim)
         out["results"] = _all(batch, f"{UNFINISHED}: unfinished: this change batch was taken before by "
                                      f"{(holder or b'another worker').decode()}, which did not finish it; "
                                      "never run twice", "Unfinished")
         emit("batch-done")
         return out
+    emit("batch-start", detail=str(batch.attempt))
+    if batch.change:
+        with _heartbeat(r, claim):
+            return _run_claimed(batch, worker, r, keys, emit, out)
+    return _run_claimed(batch, worker, r, keys, emit, out)
+
+
+# A change batch's holder refreshes ``<claim>:alive`` every HEARTBEAT seconds (it expires after
+# HEARTBEAT_TTL): a second delivery of the batch tells a holder that still runs it from one that died.
+HEARTBEAT = 2.0
+HEARTBEAT_TTL = 6
+
+
+@contextlib.contextmanager
+def _heartbeat(r: Any, claim: str) -> Iterator[None]:
+    """``<claim>:alive`` kept fresh while the batch runs, removed when it ends (a daemon thread)."""
+    import threading
+
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.is_set():
+            with contextlib.suppress(Exception):  # the broker away for a moment: the next beat tries again
+                r.set(f"{claim}:alive", "1", ex=HEARTBEAT_TTL)
+            done.wait(HEARTBEAT)
+
+    r.set(f"{claim}:alive", "1", ex=HEARTBEAT_TTL)
+    thread = threading.Thread(target=beat, name="mspctl-claim-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=5)
+        with contextlib.suppress(Exception):
+            r.delete(f"{claim}:alive")
+
+
+def _still_running(r: Any, claim: str, wait: float = 2 * HEARTBEAT_TTL) -> bool:
+    """Whether the holder of `claim` still runs its batch: its heartbeat is fresh for `wait`
+    seconds (a holder that just died stops beating within HEARTBEAT_TTL)."""
+    deadline = time.monotonic() + wait
+    while r.exists(f"{claim}:alive"):
+        if time.monotonic() >= deadline:
+            return True
+        time.sleep(HEARTBEAT / 2)
+    return False
+
+
+def _run_claimed(batch: Batch, worker: WorkerState, r: Any, keys: Mapping[str, str],
+                 emit: Callable[..., None], out: dict[str, Any]) -> dict[str, Any]:
+    """Run a batch this delivery may run (a read, or a change it claimed)."""
     here = worker.repository_now()
     if batch.repository != here:
         out["results"] = _all(batch, f"{VERSION_MISMATCH}: worker {worker.name}'s MSP repository is at "

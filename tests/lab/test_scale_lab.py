@@ -188,13 +188,20 @@ def test_a_push_batch_on_a_killed_worker_ends_unfinished_named_in_the_journal(ne
     r = _redis(workers)
     data = tmp_path / "data"
     env = {**workers.client_env(), "XDG_CACHE_HOME": str(tmp_path / "cache-home"), "XDG_DATA_HOME": str(data)}
+    before = set(r.keys("mspctl:job:*:claim:*"))  # earlier runs' claims outlive them (KEY_TTL)
     thread, out = _in_background(lambda: net("config", "push", "-c", "initech", "--apply", "--yes", "--force",
                                              "-o", "json", env=env))
     records = tmp_path / "cache-home" / "mspctl" / "records.sqlite"
     # The worker that claimed the batch (initech's two devices) is killed once its intent for
     # initech-rtr1 is in the journal: the change may have begun.
     claims: list[bytes] = []
-    wait_until(lambda: bool(claims.extend(r.keys("mspctl:job:*:claim:*")) or claims), "the batch claimed", 60)
+
+    def claimed() -> bool:
+        claims[:] = [k for k in r.keys("mspctl:job:*:claim:*") if k not in before and not k.endswith(b":alive")]
+        return bool(claims)
+
+    wait_until(claimed, "the batch claimed", 60)
+    assert len(claims) == 1, claims
     holder = r.get(claims[0]).decode()
     assert holder in ("lab-w1", "lab-w2")
 

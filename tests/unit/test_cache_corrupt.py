@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import stat
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +150,47 @@ def test_a_bad_render_cache_entry_is_a_miss_not_an_error(tmp_path: Path, source:
     assert cache.get_render("export") is None
     cache.put_render("export", 3, "body")
     assert cache.get_render("export") == (3, "body")
+
+
+def _open_and_write(folder: Path, rounds: int, errors: list[str]) -> None:
+    for i in range(rounds):
+        try:
+            cache = InventoryCache(folder, "https://netbox.example", "tok")
+            cache._conn.execute("BEGIN IMMEDIATE")
+            cache._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"k{i % 7}", "x" * 5000))
+            cache._conn.execute("COMMIT")
+            cache.close()
+        except Exception as exc:  # every failure is the finding
+            errors.append(repr(exc))
+
+
+def _threads_opening(folder: Path, out: Any) -> None:
+    errors: list[str] = []
+    threads = [threading.Thread(target=_open_and_write, args=(folder, 150, errors)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.put(errors)
+
+
+def test_caches_opened_by_threads_of_two_processes_at_once_never_break_each_other(tmp_path: Path) -> None:
+    """A worker's threads each open the cache while others write it, in two pool processes. Opening
+    must not open (and close) a descriptor of the database: closing one drops the POSIX locks the
+    process's other connections hold, and the writers then corrupt the file ("disk I/O error",
+    found by the scale lab test)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    folder = tmp_path / "cache"
+    procs = [ctx.Process(target=_threads_opening, args=(folder, out)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    errors = [e for _ in procs for e in out.get(timeout=120)]
+    for p in procs:
+        p.join(timeout=30)
+    assert errors == []
+    cache = InventoryCache(folder, "https://netbox.example", "tok")
+    assert cache.problem() is None and _mode(cache.path) == 0o600
+    assert cache._meta("k3") == "x" * 5000
