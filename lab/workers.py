@@ -163,18 +163,11 @@ def _write_private(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-@contextlib.contextmanager
-def _locked(prefix: str):  # type: ignore[no-untyped-def]
-    import fcntl
+def _locked(prefix: str) -> contextlib.AbstractContextManager[None]:
+    """One workers operation at a time per lab home (the hosts lab's lock)."""
+    from lab.hosts._util import locked
 
-    path = home(prefix) / "lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    return locked(home(prefix) / "lock")
 
 
 # -- what the workers see --------------------------------------------------------------------------

@@ -13,12 +13,12 @@ MASK = "********"
 _known: set[str] = set()
 # Token-shaped strings, masked even when nobody registered them: NetBox v2 tokens
 # (nbt_<key>.<secret>) and the value after "Token " / "Bearer " in a header.
+# (pattern, what of the match is kept, words one of which a text it matches holds, lower-cased:
+# a substring test before the regular expression)
 _PATTERNS = [
-    (re.compile(r"nbt_[A-Za-z0-9]+\.[A-Za-z0-9]+"), ""),
-    (re.compile(r"(?i)\b(Token|Bearer)(\s+)[A-Za-z0-9_.]{16,}"), r"\1\2"),
+    (re.compile(r"nbt_[A-Za-z0-9]+\.[A-Za-z0-9]+"), "", ("nbt_",)),
+    (re.compile(r"(?i)\b(Token|Bearer)(\s+)[A-Za-z0-9_.]{16,}"), r"\1\2", ("token", "bearer")),
 ]
-# A text each pattern can match holds one of these words (lower-cased).
-_PATTERN_WORDS = [("nbt_",), ("token", "bearer")]
 
 
 def register_secret(value: str | None) -> None:
@@ -34,8 +34,8 @@ def redact(text: str, mask: str = MASK) -> str:
         if secret in text:
             text = text.replace(secret, mask)
     lowered = text.lower()
-    for (pat, keep), word in zip(_PATTERNS, _PATTERN_WORDS, strict=True):
-        if any(w in lowered for w in word):  # one fast test before the regular expression
+    for pat, keep, words in _PATTERNS:
+        if any(w in lowered for w in words):
             text = pat.sub(keep + mask.replace("\\", "\\\\"), text)
     return text
 
