@@ -157,6 +157,7 @@ baselines = "baselines"                  # patch baselines, one YAML file per ve
 # plugins/modules/<name>.py.
 # playbooks = "playbooks"
 # ssh_config = "~/.ssh/msp_config"      # or MSPCTL_SSH_CONFIG: users, keys, jump hosts for the servers
+# connect_timeout = 10                   # seconds for a host's SSH connection, then UNREACHABLE
 canary = 1                               # one host first, then the rest
 max_fail_percent = 25                    # no new batch once more hosts than this failed
 stale_after = "7d"                       # older scan evidence is STALE

@@ -135,6 +135,9 @@ class PatchSettings:
     max_fail_percent: int = 25  # stop starting batches once more than this share of hosts failed
     stale_after: int = 7 * 86400  # seconds after which scan evidence is STALE
     ssh_config: Path | None = None  # an OpenSSH config for the hosts (jump hosts, keys, known_hosts)
+    # seconds to wait for a host's SSH connection before it is UNREACHABLE (Ansible's `timeout`,
+    # which it puts on ssh's command line ahead of the SSH config's ConnectTimeout)
+    connect_timeout: int = 10
     state: Path = field(default_factory=lambda: _default_state_dir() / "windows")  # locks and resumable windows
     # "pin": each host's SSH host key is recorded at first contact under its NetBox object (not its
     # address) in `known_hosts`, and checked strictly on every later run. "ssh": the SSH config's
@@ -239,6 +242,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "patch": {"baselines": str, "playbooks": str, "forks": int, "canary": int, "canary_must_pass": bool,
               "batch_size": int,
               "max_fail_percent": int, "stale_after": (int, str), "ssh_config": str, "state": str,
+              "connect_timeout": int,
               "host_keys": str, "known_hosts": str},
     "push": {"revert_minutes": int, "max_remove_share": (int, float)},
     "render": {"template_timeout": (int, float, str), "max_output_bytes": int, "max_loop_iterations": int},
@@ -419,7 +423,7 @@ _RANGES: dict[tuple[str, str], tuple[float, float | None]] = {
     ("devices", "ssh_port"): (1, 65535), ("devices", "workers"): (1, 1024), ("devices", "timeout"): (0.1, 3600),
     ("devices", "retries"): (0, 10),
     ("patch", "forks"): (1, 1000), ("patch", "canary"): (0, None), ("patch", "batch_size"): (0, None),
-    ("patch", "max_fail_percent"): (0, 100),
+    ("patch", "max_fail_percent"): (0, 100), ("patch", "connect_timeout"): (1, 3600),
     ("render", "template_timeout"): (0.1, 3600), ("render", "max_output_bytes"): (1000, 1_000_000_000),
     ("render", "max_loop_iterations"): (1000, None),
     ("sla", "patch_days"): (0, 3650), ("sla", "drift_days"): (0, 3650),
@@ -611,7 +615,8 @@ def load_settings(
                 raise ConfigError(f"environment {name}={env[name]!r}: out of range")
             sources.append(f"${name}")
     patch: dict[str, Any] = dict(data.get("patch", {}))
-    for key in ("canary", "batch_size", "max_fail_percent", "forks", "canary_must_pass", "host_keys"):
+    for key in ("canary", "batch_size", "max_fail_percent", "forks", "canary_must_pass", "host_keys",
+                "connect_timeout"):
         name = f"MSPCTL_PATCH_{key.upper()}"
         if not env.get(name):
             continue

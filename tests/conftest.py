@@ -74,9 +74,15 @@ def mspctl(runner: CliRunner, lab_netbox: LabNetBox, tmp_path: Path,
     yield invoke
 
 
+# A lab host answers its SSH connection at once, or never (cut): 4 s, not the default 10, before
+# it is UNREACHABLE ([patch] connect_timeout).
+LAB_CONNECT_TIMEOUT = 4
+
+
 def lab_env(lab_netbox: LabNetBox, tmp_path: Path) -> dict[str, str]:
     """The variables that point mspctl at the lab NetBox, with a private cache, records and state."""
     return {"NETBOX_API": lab_netbox.url, "NETBOX_TOKEN": lab_netbox.token,
+            "MSPCTL_PATCH_CONNECT_TIMEOUT": str(LAB_CONNECT_TIMEOUT),
             "MSPCTL_CACHE_PATH": str(tmp_path / "cache"), "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
             "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
             "XDG_STATE_HOME": str(tmp_path / "xdg-state")}

@@ -169,9 +169,9 @@ class HostLab:
         lines += ["Host *", f"    User {base.USER}", f"    Port {SSH_PORT}", f"    IdentityFile {self.key}",
                   "    IdentitiesOnly yes", f"    UserKnownHostsFile {self.dir / 'known_hosts'}",
                   "    GlobalKnownHostsFile /dev/null", "    StrictHostKeyChecking yes", "    CheckHostIP no",
-                  "    BatchMode yes", "    ConnectTimeout 10",
+                  "    BatchMode yes", "    ConnectTimeout 5",
                   "    # a host that goes dark must fail fast, also under Ansible's ControlPersist",
-                  "    ServerAliveInterval 5", "    ServerAliveCountMax 3", "    LogLevel ERROR", ""]
+                  "    ServerAliveInterval 2", "    ServerAliveCountMax 3", "    LogLevel ERROR", ""]
         self.ssh_config.write_text("\n".join(lines))
         inventory = {"all": {
             "vars": {"ansible_user": base.USER, "ansible_ssh_private_key_file": str(self.key),

@@ -134,6 +134,8 @@ class AnsibleRunner:
     (Ansible takes a module from the first folder that has it). ``forks`` bounds the hosts worked on at once. With
     ``ssh_config``, every host without its own ``ansible_ssh_common_args`` is reached with ``ssh -F
     <ssh_config>`` and host keys are checked as that file says (Ansible's own checking stays on).
+    ``connect_timeout`` (seconds) is how long a host's SSH connection may take (Ansible's
+    ``timeout``; it is put on ssh's command line, so it wins over the SSH config's ConnectTimeout).
     ``timeout`` (seconds) bounds a whole run (ansible-runner checks it every few seconds); hosts that
     had not reached their last task then fail with a timeout error. ``env`` adds or overrides
     environment variables for ansible-playbook. Host names go to ``--limit`` as they are, so they
@@ -143,6 +145,7 @@ class AnsibleRunner:
     playbook_dir: Path
     forks: int = 20
     ssh_config: Path | None = None
+    connect_timeout: int = 10
     timeout: int | None = None
     env: Mapping[str, str] | None = None
     product: Path | None = None
@@ -252,6 +255,7 @@ class AnsibleRunner:
             "ANSIBLE_SSH_ARGS": "-C -o ControlMaster=auto -o ControlPersist=30s",
             "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self._controls()),
             "ANSIBLE_DEPRECATION_WARNINGS": "False",
+            "ANSIBLE_TIMEOUT": str(self.connect_timeout),
         }
         if (repo / "ansible.cfg").is_file():
             env["ANSIBLE_CONFIG"] = str(repo / "ansible.cfg")

@@ -35,6 +35,7 @@ def show_cmd(app: App) -> None:
                   "forks": s.patch.forks, "canary": s.patch.canary, "batch_size": s.patch.batch_size,
                   "max_fail_percent": s.patch.max_fail_percent, "stale_after": s.patch.stale_after,
                   "ssh_config": str(s.patch.ssh_config) if s.patch.ssh_config else None,
+                  "connect_timeout": s.patch.connect_timeout,
                   "state": str(s.patch.state), "host_keys": s.patch.host_keys,
                   "known_hosts": str(s.patch.known_hosts)},
         "repo": str(s.repo),

@@ -356,6 +356,7 @@ def runner_for(settings: Settings, runner: AnsibleRunner | None = None) -> Itera
     p = settings.patch
     # the repository's playbooks and modules where it has them, else mspctl's own (mspctl.product)
     with AnsibleRunner(settings.path(p.playbooks), forks=p.forks, ssh_config=p.ssh_config,
+                       connect_timeout=p.connect_timeout,
                        product=product.root()) as own:
         yield own
 

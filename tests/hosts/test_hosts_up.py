@@ -29,8 +29,9 @@ def test_up_json_lists_hosts_key_user_config_and_repo(host_lab):
 def test_generated_ssh_config_fails_fast_on_dark_hosts(host_lab):
     settings = subprocess.run([*host_lab.ssh_args("-G"), host_lab.host(1)["name"]], capture_output=True,
                               text=True, check=True).stdout.splitlines()
-    assert "serveraliveinterval 5" in settings
+    assert "serveraliveinterval 2" in settings
     assert "serveralivecountmax 3" in settings
+    assert "connecttimeout 5" in settings
     assert "stricthostkeychecking true" in settings
     assert f"hostname {host_lab.host(1)['address']}" in settings
 

@@ -20,6 +20,7 @@ from hostlab import REPO, HostLab, lab_cli
 
 from mspctl.adapters.ansible import AnsibleError, AnsibleRunner, HostEvent
 from mspctl.patch.model import HostScan
+from tests.conftest import LAB_CONNECT_TIMEOUT
 
 LIB, WEB, TOOLS = "mspdemo-openssl-lib", "mspdemo-web", "mspdemo-tools"
 LOCK_PID = "/tmp/mspctl-test-lock.pid"
@@ -38,7 +39,8 @@ def _inventory(lab: HostLab) -> dict[str, Any]:
 
 
 def _runner(lab: HostLab) -> AnsibleRunner:
-    return AnsibleRunner(REPO / "playbooks", forks=5, ssh_config=Path(lab.info["ssh_config"]), timeout=900)
+    return AnsibleRunner(REPO / "playbooks", forks=5, ssh_config=Path(lab.info["ssh_config"]), timeout=900,
+                         connect_timeout=LAB_CONNECT_TIMEOUT)
 
 
 @pytest.fixture

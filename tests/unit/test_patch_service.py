@@ -362,3 +362,20 @@ def test_patch_settings_from_the_environment(tmp_path):
     assert "$MSPCTL_PATCH_MAX_FAIL_PERCENT" in s.sources
     with pytest.raises(ConfigError, match="MSPCTL_PATCH_CANARY_MUST_PASS='maybe': expected true or false"):
         load_settings(env={"MSPCTL_PATCH_CANARY_MUST_PASS": "maybe"}, cwd=tmp_path)
+
+
+def test_the_connect_timeout_reaches_ansible_from_the_file_or_the_environment(tmp_path):
+    """Ansible puts its `timeout` on ssh's command line, ahead of the SSH config's ConnectTimeout:
+    so [patch] connect_timeout is what bounds a host's connection."""
+    from mspctl.patch.service import runner_for
+    from mspctl.settings import load_settings
+
+    assert load_settings(env={}, cwd=tmp_path).patch.connect_timeout == 10  # Ansible's own default
+    (tmp_path / "mspctl.toml").write_text("[patch]\nconnect_timeout = 30\n")
+    s = load_settings(env={}, cwd=tmp_path)
+    with runner_for(s) as runner:
+        assert runner._environment(tmp_path)["ANSIBLE_TIMEOUT"] == "30"
+    s = load_settings(env={"MSPCTL_PATCH_CONNECT_TIMEOUT": "4"}, cwd=tmp_path)
+    assert s.patch.connect_timeout == 4 and "$MSPCTL_PATCH_CONNECT_TIMEOUT" in s.sources
+    with pytest.raises(ConfigError, match="MSPCTL_PATCH_CONNECT_TIMEOUT='soon': not a whole number"):
+        load_settings(env={"MSPCTL_PATCH_CONNECT_TIMEOUT": "soon"}, cwd=tmp_path)

@@ -19,6 +19,7 @@ from mspctl.settings import load_settings
     ("\n[devices]\nssh_port = 99999\n", 3, "devices.ssh_port = 99999 must be 1 to 65535"),
     ("[devices]\nworkers = -3\n", 2, "devices.workers = -3 must be 1 to 1024"),
     ("[patch]\nmax_fail_percent = 101\n", 2, "patch.max_fail_percent = 101 must be 0 to 100"),
+    ("[patch]\nforks = 2\nconnect_timeout = 0\n", 3, "patch.connect_timeout = 0 must be 1 to 3600"),
 ])
 def test_settings_out_of_range_name_file_and_line(tmp_path: Path, text: str, line: int, message: str) -> None:
     (tmp_path / "mspctl.toml").write_text(text)
