@@ -318,21 +318,10 @@ def _must(directory: Path, op: str, timeout: float = 30.0, **extra: Any) -> dict
     return answer
 
 
-def _pid_alive(pid: int, needle: str) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except (OSError, IndexError):
-        return False
-    return state != "Z" and needle in cmdline
-
-
 def _agent_pid(directory: Path) -> int | None:
-    try:
-        pid = int((directory / "agent.pid").read_text().strip())
-    except (OSError, ValueError):
-        return None
-    return pid if _pid_alive(pid, "lab.workers_agent") else None
+    from lab.hosts._util import pid_alive
+
+    return pid_alive(directory / "agent.pid", "lab.workers_agent")
 
 
 def _start_agent(directory: Path, timeout: float = 20.0) -> None:
@@ -348,37 +337,16 @@ def _start_agent(directory: Path, timeout: float = 20.0) -> None:
         time.sleep(0.05)
 
 
-def _proc_identity(pid: int) -> tuple[str, str] | None:
-    """(state, start time) of a process from /proc, or None once it is gone. The start time tells a
-    process from a later one that was given the same PID."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return fields[0], fields[19]
-
-
-def _gone(pid: int, started: str) -> bool:
-    """True once the process is a zombie or has left /proc (or the PID is another process's). A
-    process that is exiting keeps its state until then but its cmdline is already empty, so the
-    cmdline test of `_pid_alive` is not enough to know that it has ended."""
-    now = _proc_identity(pid)
-    return now is None or now[0] == "Z" or now[1] != started
-
-
 def _stop_agent(directory: Path, grace: float = 10.0) -> None:
+    from lab.hosts._util import proc_start, wait_exited
+
     pid = _agent_pid(directory)
-    identity = _proc_identity(pid) if pid is not None else None
-    if _ask(directory, "shutdown", timeout=grace + 20, grace=grace) is not None and identity:
-        deadline = time.monotonic() + 10
-        while not _gone(pid or 0, identity[1]) and time.monotonic() < deadline:
-            time.sleep(0.05)
-    if pid is not None and identity is not None and not _gone(pid, identity[1]):
+    started = proc_start(pid) if pid is not None else None
+    answered = _ask(directory, "shutdown", timeout=grace + 20, grace=grace) is not None
+    if pid is not None and started is not None and not (answered and wait_exited(pid, started, 10)):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while not _gone(pid, identity[1]) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_exited(pid, started, 10)
     (directory / "agent.pid").unlink(missing_ok=True)
     control_path(directory).unlink(missing_ok=True)
 
@@ -458,19 +426,21 @@ def _known_indexes(prefix: str) -> list[int]:
 
 
 def _kill_ns(ns: str) -> None:
-    """SIGKILL whatever still runs in the namespace (a worker orphaned by a dead agent)."""
+    """SIGKILL whatever still runs in the namespace (a worker orphaned by a dead agent); returns
+    once each has exited (a process leaves its namespace before it has finished exiting)."""
+    from lab.hosts._util import proc_start, wait_exited
+
     deadline = time.monotonic() + 10
     killed: dict[int, str] = {}
     while (left := ns_pids(f"/run/netns/{ns}")) and time.monotonic() < deadline:
         for pid in left:
-            if (identity := _proc_identity(pid)) is not None:
-                killed.setdefault(pid, identity[1])
+            if (started := proc_start(pid)) is not None:
+                killed.setdefault(pid, started)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.05)
-    # A process leaves its namespace before it has finished exiting: wait until each has.
-    while any(not _gone(pid, started) for pid, started in killed.items()) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    for pid, started in killed.items():
+        wait_exited(pid, started, max(0.0, deadline - time.monotonic()))
 
 
 def _remove(index: int, prefix: str) -> None:

@@ -94,19 +94,40 @@ def pid_alive(pidfile: Path, needle: str) -> int | None:
     return pid if needle in cmdline else None
 
 
+def proc_start(pid: int) -> str | None:
+    """The start time of process ``pid`` (it tells the process from a later one given the same
+    PID), or None once it has exited (a zombie, or gone from /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == "Z" else fields[19]
+
+
+def wait_exited(pid: int, started: str, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds until the process ``pid`` that started at ``started`` has
+    exited; True once it has. An exiting process's cmdline is empty before it has released its
+    files, sockets and namespaces, so a cmdline test (``pid_alive``) says "gone" too early."""
+    deadline = time.monotonic() + timeout
+    while proc_start(pid) == started:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def kill_pidfile(pidfile: Path, needle: str, timeout: float = 5.0) -> None:
-    """SIGTERM the process of ``pidfile`` (if really ours), SIGKILL after ``timeout``; remove the file."""
+    """SIGTERM the process of ``pidfile`` (if really ours), SIGKILL after ``timeout``; returns once
+    it has exited, and removes the file."""
     pid = pid_alive(pidfile, needle)
-    if pid is not None:
+    started = proc_start(pid) if pid is not None else None
+    if pid is not None and started is not None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, 15)
-        deadline = time.monotonic() + timeout
-        while pid_alive(pidfile, needle) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if pid_alive(pidfile, needle):
+        if not wait_exited(pid, started, timeout):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, 9)
-            time.sleep(0.1)
+            wait_exited(pid, started, 5)
     pidfile.unlink(missing_ok=True)
 
 

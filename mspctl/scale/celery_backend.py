@@ -223,10 +223,9 @@ def _heartbeat(r: Any, claim: str) -> Iterator[None]:
     done = threading.Event()
 
     def beat() -> None:
-        while not done.is_set():
+        while not done.wait(HEARTBEAT):
             with contextlib.suppress(Exception):  # the broker away for a moment: the next beat tries again
                 r.set(f"{claim}:alive", "1", ex=HEARTBEAT_TTL)
-            done.wait(HEARTBEAT)
 
     r.set(f"{claim}:alive", "1", ex=HEARTBEAT_TTL)
     thread = threading.Thread(target=beat, name="mspctl-claim-heartbeat", daemon=True)

@@ -179,6 +179,26 @@ def test_a_cut_worker_s_batch_is_retried_by_the_other_within_the_window(net, wor
     assert "was taken again, by lab-w1: lab-w2 did not finish it" in res.stderr
 
 
+def test_a_change_batch_s_holder_is_told_alive_while_it_runs_and_dead_once_it_stops(workers, monkeypatch) -> None:
+    """On the lab's broker: a second delivery of a change batch (the broker hands it on after the
+    visibility timeout, which a long change can outlast) is left to a holder whose heartbeat is
+    fresh, and refused as unfinished only once the heartbeat has stopped (Redis's own expiry)."""
+    from mspctl.scale import celery_backend as cb
+
+    monkeypatch.setattr(cb, "HEARTBEAT", 0.2)
+    monkeypatch.setattr(cb, "HEARTBEAT_TTL", 1)
+    r = _redis(workers)
+    claim = f"mspctl:job:heartbeat-test-{time.monotonic_ns()}:claim:0"
+    with cb._heartbeat(r, claim):
+        time.sleep(1.5)  # longer than the TTL: only the beats keep it alive
+        assert cb._still_running(r, claim, wait=1.5) is True
+    assert not r.exists(f"{claim}:alive")  # ended: removed at once
+    assert cb._still_running(r, claim, wait=1.5) is False
+    # A holder that died mid-batch (no clean end): its last beat expires, and then it is dead.
+    r.set(f"{claim}:alive", "1", ex=1)
+    assert cb._still_running(r, claim, wait=10) is False
+
+
 def test_a_push_batch_on_a_killed_worker_ends_unfinished_named_in_the_journal(net, workers, lab_network,
                                                                              tmp_path: Path) -> None:
     from mspctl.records import RecordStore

@@ -4,7 +4,6 @@ crosses the broker is JSON without secrets, and comes back as what a local run r
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -98,46 +97,3 @@ def test_the_visibility_timeout_must_exceed_the_longest_batch(tmp_path: Path) ->
     with pytest.raises(ConfigError, match="is not longer than the longest batch"):
         ex.run(["device:1"], task)
 
-
-class _ExpiringRedis:
-    """Just set/exists/delete/get with expiry, as the claim heartbeat uses them."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, tuple[bytes, float]] = {}
-
-    def set(self, key: str, value: str, ex: float | None = None, nx: bool = False) -> bool:
-        if nx and self.exists(key):
-            return False
-        self.data[key] = (value.encode(), time.monotonic() + (ex or 1e9))
-        return True
-
-    def exists(self, key: str) -> bool:
-        return key in self.data and self.data[key][1] > time.monotonic()
-
-    def get(self, key: str) -> bytes | None:
-        return self.data[key][0] if self.exists(key) else None
-
-    def delete(self, key: str) -> None:
-        self.data.pop(key, None)
-
-
-def test_a_change_batch_s_holder_is_told_alive_while_it_runs_and_dead_once_it_stops(monkeypatch) -> None:
-    """A second delivery of a change batch (the broker hands it on after the visibility timeout,
-    which a long change can outlast) is left to a holder whose heartbeat is fresh, and refused
-    as unfinished only once the heartbeat has stopped."""
-    from mspctl.scale import celery_backend as cb
-
-    monkeypatch.setattr(cb, "HEARTBEAT", 0.05)
-    monkeypatch.setattr(cb, "HEARTBEAT_TTL", 0.3)
-    r = _ExpiringRedis()
-    claim = "mspctl:job:j:claim:0"
-    with cb._heartbeat(r, claim):
-        time.sleep(0.5)  # longer than the TTL: only the beats keep it alive
-        assert cb._still_running(r, claim, wait=0.4) is True
-    assert not r.exists(f"{claim}:alive")  # ended: removed at once
-    assert cb._still_running(r, claim, wait=0.4) is False
-    # A holder that died mid-batch (no clean end): its last beat expires, and then it is dead.
-    r.set(f"{claim}:alive", "1", ex=0.3)
-    started = time.monotonic()
-    assert cb._still_running(r, claim, wait=5) is False
-    assert time.monotonic() - started < 5
